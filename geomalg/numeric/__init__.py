@@ -1,0 +1,1 @@
+"""Numeric core: validation and broadcasting around the generated kernels."""
