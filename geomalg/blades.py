@@ -97,11 +97,17 @@ def grade_slice(n: int, grade: int) -> slice:
 
 
 def blade_names(n: int, first_index: int = 1) -> list[str]:
-    """Return names such as ``''``, ``'e1'``, ``'e12'`` in canonical order, as ``clifford`` names them."""
+    """Return names such as ``''``, ``'e1'``, ``'e12'`` in canonical order.
+
+    For n < 10 these are ``clifford``'s names. From n = 10 on, joined indices
+    would be ambiguous (``e110`` could be e1 e10 or e11 e0), so the indices are
+    separated by underscores: ``'e1_10'``.
+    """
+    separator = "_" if n + first_index > 10 else ""
     names = []
     for bitmap in blade_bitmaps(n):
         indices = [str(i + first_index) for i in range(n) if bitmap >> i & 1]
-        names.append("e" + "".join(indices) if indices else "")
+        names.append("e" + separator.join(indices) if indices else "")
     return names
 
 
