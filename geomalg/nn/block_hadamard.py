@@ -131,21 +131,26 @@ class BlockHadamardLinear(StructuredLinear):
         self._reset_bias()
 
     def _apply_without_bias(self, x: torch.Tensor) -> torch.Tensor:
+        batch_shape = x.shape[:-1]
+        rows = x.reshape(-1, self.in_features)
         padding = self.num_blocks * self.block_in - self.in_features
         if padding:
-            x = F.pad(x, (0, padding))
+            rows = F.pad(rows, (0, padding))
 
-        # Entry c * k + j of the padded input goes to block j, row c.
-        dealt = x.unflatten(-1, (self.block_in, self.num_blocks))
-        mixed_in = torch.einsum("...cj,jsc->...js", dealt, self.input_blocks)
+        # Entry c * k + j of the padded input goes to block j, column c.  The
+        # block axis leads, so one batched matmul applies every block.
+        dealt = rows.view(-1, self.block_in, self.num_blocks).permute(2, 0, 1)
+        mixed_in = torch.matmul(dealt, self.input_blocks.transpose(1, 2))
 
-        transformed = fwht(mixed_in.reshape(*mixed_in.shape[:-2], self.transform_size))
+        batch = rows.shape[0]
+        transformed = fwht(mixed_in.transpose(0, 1).reshape(batch, self.transform_size))
 
-        # Row r of block j is output r * k + j, so "...rj" flattens in output order.
-        per_block = transformed.unflatten(-1, (self.num_blocks, self.block_size))
-        mixed_out = torch.einsum("...js,jrs->...rj", per_block, self.output_blocks)
-        flat = mixed_out.reshape(*mixed_out.shape[:-2], self.num_blocks * self.block_out)
-        return flat[..., : self.out_features]
+        per_block = transformed.view(batch, self.num_blocks, self.block_size).transpose(0, 1)
+        mixed_out = torch.matmul(per_block, self.output_blocks.transpose(1, 2))
+
+        # Row r of block j is output r * k + j, so (batch, r, j) flattens in output order.
+        flat = mixed_out.permute(1, 2, 0).reshape(batch, self.num_blocks * self.block_out)
+        return flat[:, : self.out_features].reshape(*batch_shape, self.out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)

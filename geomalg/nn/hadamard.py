@@ -45,17 +45,24 @@ def _butterfly_fwht(x: torch.Tensor) -> torch.Tensor:
     batch_shape = x.shape[:-1]
     if x.numel() == 0:
         return x.clone()
-    out = x.reshape(-1, dim)
+    source = x.reshape(-1, dim)
+    # Stages alternate between two scratch buffers, so the input is never
+    # written and no stage allocates.
+    buffers = [torch.empty_like(source, memory_format=torch.contiguous_format) for _ in range(2)]
     half = 1
+    stage = 0
     while half < dim:
-        # View the axis as (pairs of blocks, 2, half): each stage maps a block
+        # View the axis as (block pairs, 2, half): each stage maps a block
         # pair (a, b) to (a + b, a - b), so d additions per stage.
-        pairs = out.view(-1, dim // (2 * half), 2, half)
-        first = pairs[:, :, 0, :]
-        second = pairs[:, :, 1, :]
-        out = torch.stack((first + second, first - second), dim=2).view(-1, dim)
+        pairs = source.reshape(-1, dim // (2 * half), 2, half)
+        target = buffers[stage % 2]
+        target_pairs = target.view(-1, dim // (2 * half), 2, half)
+        torch.add(pairs[:, :, 0, :], pairs[:, :, 1, :], out=target_pairs[:, :, 0, :])
+        torch.sub(pairs[:, :, 0, :], pairs[:, :, 1, :], out=target_pairs[:, :, 1, :])
+        source = target
         half *= 2
-    out = out * (1.0 / math.sqrt(dim))
+        stage += 1
+    out = source * (1.0 / math.sqrt(dim))
     return out.view(*batch_shape, dim)
 
 
