@@ -123,111 +123,28 @@ def _unrolled_body(spec: KernelSpec) -> str:
 
 
 def _table_body(spec: KernelSpec) -> str:
-    streamed = spec.mode == "streamed"
-    table_source = (
-        "def tables():\n"
-        "    return blades.product_table_chunks(SIGNATURE, OPERATION, A_GRADES, B_GRADES, max_terms=CHUNK_TERMS)\n"
-        if streamed
-        else "TABLE = blades.product_table(SIGNATURE, OPERATION, A_GRADES, B_GRADES)\n\n\n"
-        "def tables():\n"
-        "    return (TABLE,)\n"
+    if spec.mode == "streamed":
+        tables = (
+            "def tables():\n"
+            "    return blades.product_table_chunks(SIGNATURE, OPERATION, A_GRADES, B_GRADES, max_terms=CHUNK_TERMS)\n"
+        )
+    else:
+        tables = (
+            "TABLE = blades.product_table(SIGNATURE, OPERATION, A_GRADES, B_GRADES)\n\n\n"
+            "def tables():\n"
+            "    return (TABLE,)\n"
+        )
+    if spec.backend == "torch":
+        cache = "None" if spec.mode == "streamed" else "DEVICE_TABLES"
+        apply = f"    return runtime.apply_torch(a, b, tables(), DIMENSION, {cache})\n"
+    else:
+        apply = f"    return runtime.apply_{spec.backend}(a, b, tables(), DIMENSION)\n"
+    return (
+        "from geomalg import blades\n"
+        "from geomalg.codegen import runtime\n\n"
+        f"CHUNK_TERMS = {TABLE_MAX_TERMS}\n"
+        "DEVICE_TABLES = {}  # index tensors of TABLE per (device, dtype), filled on first use\n\n"
+        f"{tables}\n\n"
+        "def apply(a, b):\n"
+        f"{apply}"
     )
-    prelude = f"from geomalg import blades\n\nCHUNK_TERMS = {TABLE_MAX_TERMS}\nSTREAMED = {streamed}\n\n{table_source}"
-    return "\n".join(["import numpy as np", _TABLE_IMPORTS[spec.backend], "", prelude, _TABLE_RUNNERS[spec.backend]])
-
-
-_TABLE_IMPORTS = {"numba": "import numba", "numpy": "", "torch": "import torch"}
-
-_TABLE_RUNNERS = {
-    "numba": textwrap.dedent(
-        '''
-
-        def segments(table):
-            """Return the distinct output blades of a table sorted by output, and where each one's terms start."""
-            starts = np.flatnonzero(np.r_[True, table.output[1:] != table.output[:-1]])
-            return table.output[starts], np.r_[starts, len(table)].astype(np.int64)
-
-
-        @numba.njit(cache=True, parallel=True, nogil=True)
-        def kernel(a, b, out, targets, starts, left, right, sign):
-            for row in numba.prange(a.shape[0]):
-                for segment in range(targets.shape[0]):
-                    total = out[row, targets[segment]]
-                    for term in range(starts[segment], starts[segment + 1]):
-                        total += sign[term] * a[row, left[term]] * b[row, right[term]]
-                    out[row, targets[segment]] = total
-
-
-        def apply(a, b):
-            out = np.zeros((a.shape[0], DIMENSION), dtype=np.result_type(a.dtype, b.dtype))
-            for table in tables():
-                if len(table) == 0:
-                    continue
-                targets, starts = segments(table)
-                kernel(a, b, out, targets, starts, table.left, table.right, table.sign.astype(out.dtype))
-            return out
-        '''
-    ),
-    "numpy": textwrap.dedent(
-        '''
-
-        ROW_TERMS = 1 << 22  # rows per chunk are chosen so a chunk holds about this many terms
-
-
-        def apply(a, b):
-            dtype = np.result_type(a.dtype, b.dtype)
-            out = np.zeros((a.shape[0], DIMENSION), dtype=dtype)
-            for table in tables():
-                if len(table) == 0:
-                    continue
-                starts = np.flatnonzero(np.r_[True, table.output[1:] != table.output[:-1]])
-                targets = table.output[starts]
-                sign = table.sign.astype(dtype)
-                rows = max(1, ROW_TERMS // len(table))
-                for start in range(0, a.shape[0], rows):
-                    chunk = slice(start, start + rows)
-                    terms = a[chunk][:, table.left] * b[chunk][:, table.right] * sign
-                    out[chunk, targets] += np.add.reduceat(terms, starts, axis=1)
-            return out
-        '''
-    ),
-    "torch": textwrap.dedent(
-        '''
-
-        ROW_TERMS = 1 << 22  # rows per chunk are chosen so a chunk holds about this many terms
-
-
-        _DEVICE_TABLES = {}  # the fixed table, copied once per (device, dtype)
-
-
-        def _device_table(table, device, dtype):
-            key = (str(device), dtype)
-            if not STREAMED and key in _DEVICE_TABLES:
-                return _DEVICE_TABLES[key]
-            output = torch.as_tensor(table.output, device=device)
-            left = torch.as_tensor(table.left, device=device)
-            right = torch.as_tensor(table.right, device=device)
-            sign = torch.as_tensor(table.sign, device=device).to(dtype)
-            if not STREAMED:
-                _DEVICE_TABLES[key] = (output, left, right, sign)
-            return output, left, right, sign
-
-
-        def apply(a, b):
-            dtype = torch.promote_types(a.dtype, b.dtype)
-            out = a.new_zeros((a.shape[0], DIMENSION), dtype=dtype)
-            for table in tables():
-                if len(table) == 0:
-                    continue
-                output, left, right, sign = _device_table(table, a.device, dtype)
-                rows = max(1, ROW_TERMS // len(table))
-                chunks = []
-                for start in range(0, a.shape[0], rows):
-                    terms = a[start : start + rows, left] * b[start : start + rows, right] * sign
-                    chunks.append(terms.new_zeros((terms.shape[0], DIMENSION)).index_add(1, output, terms))
-                if chunks:
-                    out = out + torch.cat(chunks, dim=0)
-            return out
-        '''
-    ),
-}
