@@ -1,0 +1,437 @@
+r"""Sandwich operators :math:`x \mapsto R x \tilde R` and :math:`x \mapsto R x \tilde S`.
+
+``R = exp(B)`` and ``S = exp(C)`` for bivectors ``B`` and ``C`` of shape
+``(..., C(n, 2))``; multivectors ``x`` have shape ``(..., 2**n)``. Three modes
+compute the same map:
+
+``"blocks"``
+    Materialized blocks applied as batched matrix products. A single rotor
+    preserves grade and acts on grade ``k`` by the ``k``-th compound matrix of
+    the vector rotation :math:`L = \exp(\mathrm{ad}_B|_{\text{vectors}})`,
+    ``n + 1`` blocks of size ``C(n, k)``. A double rotor preserves parity, so it
+    has an even and an odd block of size ``2**(n-1)``.
+``"structured"``
+    Never forms the operator. In signatures whose vectors all square to +1 or
+    all to -1 it applies each simple factor :math:`\cos\theta + \sin\theta\,vu`
+    as two products with vectors, ``O(n**2 2**n)`` work per multivector; in other
+    signatures it sums a scaled Taylor series of products with ``B``.
+``"dense"``
+    The full ``2**n x 2**n`` matrix, built as left-multiplication by ``R``
+    times right-multiplication by :math:`\tilde S`; the reference.
+
+All modes are differentiable with respect to the bivectors.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+
+from geomalg import blades
+from geomalg.rotor import products
+from geomalg.rotor._inputs import check_bivector, check_multivector, to_working
+from geomalg.rotor._tables import (
+    as_torch,
+    bivector_gather,
+    compound_steps,
+    gather_last,
+    gather_last_two,
+    ParityLayout,
+    multiplication_gather,
+    parity_layout,
+    validate_signature,
+    vector_map_structure,
+)
+from geomalg.rotor.decomposition import Planes, find_planes
+from geomalg.rotor.exponential import TAYLOR_STEP_NORM, dexp_matrix, exp_tensor, resolve_exp_method
+
+MODES = ("blocks", "structured", "dense")
+"""Sandwich modes accepted by :func:`sandwich`."""
+
+
+def vector_map(bivector: torch.Tensor, signature: tuple[int, ...]) -> torch.Tensor:
+    r"""Return the matrix of :math:`x \mapsto Bx - xB` on vectors, shape ``(..., n, n)``."""
+    structure = as_torch(vector_map_structure(signature), bivector)
+    return torch.einsum("...p,pji->...ji", bivector, structure)
+
+
+def vector_rotation(bivector: torch.Tensor, signature: tuple[int, ...]) -> torch.Tensor:
+    r"""Return ``L`` with :math:`R e_i \tilde R = \sum_j L_{ji} e_j` for :math:`R = \exp(B)`, shape ``(..., n, n)``.
+
+    :math:`\mathrm{Ad}_{\exp B} = \exp(\mathrm{ad}_B)`, so ``L`` is the matrix
+    exponential of :func:`vector_map`; it needs no decomposition and holds in
+    every signature, null vectors included.
+    """
+    return torch.linalg.matrix_exp(vector_map(bivector, signature))
+
+
+def compound_blocks(rotation: torch.Tensor) -> list[torch.Tensor]:
+    """Return the compound matrices of ``rotation`` for grades 0..n, block ``k`` of shape ``(..., C(n,k), C(n,k))``.
+
+    Entry ``(I, J)`` of block ``k`` is the minor ``det(L[I, J])`` for sorted
+    index sets, built grade by grade with a Laplace expansion along the first row.
+    """
+    n = rotation.shape[-1]
+    blocks = [rotation.new_ones(rotation.shape[:-2] + (1, 1)), rotation]
+    for step in compound_steps(n):
+        previous = blocks[-1]
+        row_first = as_torch(step.row_first, rotation, integer=True)[:, None, None]
+        row_rest = as_torch(step.row_rest, rotation, integer=True)[:, None, None]
+        column_element = as_torch(step.column_element, rotation, integer=True)[None, :, :]
+        column_rest = as_torch(step.column_rest, rotation, integer=True)[None, :, :]
+        sign = as_torch(step.sign, rotation)
+        first = gather_last_two(rotation, row_first, column_element)
+        rest = gather_last_two(previous, row_rest, column_rest)
+        blocks.append(torch.einsum("...ijt,...ijt,t->...ij", first, rest, sign))
+    return blocks
+
+
+def _apply_matrix(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Return ``matrix @ x`` over the last axis, broadcasting leading axes."""
+    if matrix.ndim == 2:
+        return x @ matrix.transpose(-1, -2)
+    return torch.einsum("...ij,...j->...i", matrix, x)
+
+
+@dataclass(frozen=True)
+class GradeBlockOperator:
+    """Single-rotor sandwich as one block per grade; ``blocks[k]`` has shape ``(..., C(n,k), C(n,k))``."""
+
+    blocks: tuple[torch.Tensor, ...]
+
+    @property
+    def n(self) -> int:
+        """Number of basis vectors."""
+        return len(self.blocks) - 1
+
+    def apply(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the operator applied to ``x`` of shape ``(..., 2**n)``."""
+        parts = []
+        for grade, block in enumerate(self.blocks):
+            part = x[..., blades.grade_slice(self.n, grade)]
+            parts.append(_apply_matrix(block, part))
+        return torch.cat(_broadcast_leading(parts), dim=-1)
+
+    def to_dense(self) -> torch.Tensor:
+        """Return the block-diagonal ``(..., 2**n, 2**n)`` matrix."""
+        return _block_diagonal(list(self.blocks))
+
+
+@dataclass(frozen=True)
+class ParityBlockOperator:
+    """Double-rotor sandwich as an even and an odd block of shape ``(..., 2**(n-1), 2**(n-1))``.
+
+    ``layout`` lists the canonical indices of the even and odd blades each block acts on.
+    """
+
+    even: torch.Tensor
+    odd: torch.Tensor
+    layout: ParityLayout
+
+    def apply(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the operator applied to ``x`` of shape ``(..., 2**n)``."""
+        even_index = as_torch(self.layout.even, x, integer=True)
+        odd_index = as_torch(self.layout.odd, x, integer=True)
+        even_part = _apply_matrix(self.even, x.index_select(-1, even_index))
+        odd_part = _apply_matrix(self.odd, x.index_select(-1, odd_index))
+        joined = torch.cat(_broadcast_leading([even_part, odd_part]), dim=-1)
+        return joined.index_select(-1, as_torch(self.layout.order, x, integer=True))
+
+    def to_dense(self) -> torch.Tensor:
+        """Return the ``(..., 2**n, 2**n)`` matrix in canonical blade order."""
+        stacked = _block_diagonal([self.even, self.odd])
+        order = as_torch(self.layout.order, stacked, integer=True)
+        return stacked.index_select(-2, order).index_select(-1, order)
+
+
+@dataclass(frozen=True)
+class DenseOperator:
+    """Sandwich as a full ``(..., 2**n, 2**n)`` matrix."""
+
+    matrix: torch.Tensor
+
+    def apply(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the operator applied to ``x`` of shape ``(..., 2**n)``."""
+        return _apply_matrix(self.matrix, x)
+
+    def to_dense(self) -> torch.Tensor:
+        """Return the matrix itself."""
+        return self.matrix
+
+
+def _broadcast_leading(parts: list[torch.Tensor]) -> list[torch.Tensor]:
+    shape = torch.broadcast_shapes(*(part.shape[:-1] for part in parts))
+    return [part.expand(shape + part.shape[-1:]) for part in parts]
+
+
+def _block_diagonal(blocks: list[torch.Tensor]) -> torch.Tensor:
+    shape = torch.broadcast_shapes(*(block.shape[:-2] for block in blocks))
+    size = sum(block.shape[-1] for block in blocks)
+    reference = blocks[0]
+    matrix = reference.new_zeros(shape + (size, size))
+    start = 0
+    for block in blocks:
+        stop = start + block.shape[-1]
+        matrix[..., start:stop, start:stop] = block
+        start = stop
+    return matrix
+
+
+def multiplication_matrix(multiplier: torch.Tensor, signature: tuple[int, ...], side: str, parity: int | None) -> torch.Tensor:
+    """Return the matrix of ``y -> m y`` or ``y -> y m`` restricted to one parity (or full), shape ``(..., h, h)``."""
+    table = multiplication_gather(signature, side, parity)
+    index = as_torch(table.index, multiplier, integer=True)
+    sign = as_torch(table.sign, multiplier)
+    return gather_last(multiplier, index) * sign
+
+
+def grade_block_operator(bivector: torch.Tensor, signature: tuple[int, ...]) -> GradeBlockOperator:
+    """Build the single-rotor operator from the compounds of the vector rotation."""
+    return GradeBlockOperator(tuple(compound_blocks(vector_rotation(bivector, signature))))
+
+
+def parity_block_operator(
+    bivector: torch.Tensor, right_bivector: torch.Tensor, signature: tuple[int, ...], method: str
+) -> ParityBlockOperator:
+    """Build the double-rotor operator from left multiplication by ``R`` and right multiplication by ``S~``."""
+    n = len(signature)
+    left_rotor = exp_tensor(bivector, signature, method)
+    right_reverse = products.reverse(exp_tensor(right_bivector, signature, method), n)
+    halves = []
+    for parity in (0, 1):
+        left = multiplication_matrix(left_rotor, signature, "left", parity)
+        right = multiplication_matrix(right_reverse, signature, "right", parity)
+        halves.append(left @ right)
+    return ParityBlockOperator(even=halves[0], odd=halves[1], layout=parity_layout(n))
+
+
+def dense_operator(
+    bivector: torch.Tensor, right_bivector: torch.Tensor | None, signature: tuple[int, ...], method: str
+) -> DenseOperator:
+    """Build the full matrix as left multiplication by ``R`` times right multiplication by ``S~``."""
+    n = len(signature)
+    left_rotor = exp_tensor(bivector, signature, method)
+    right_rotor = left_rotor if right_bivector is None else exp_tensor(right_bivector, signature, method)
+    left = multiplication_matrix(left_rotor, signature, "left", None)
+    right = multiplication_matrix(products.reverse(right_rotor, n), signature, "right", None)
+    return DenseOperator(left @ right)
+
+
+def _apply_factors(value: torch.Tensor, planes: Planes, signature: tuple[int, ...], side: str, sign: float) -> torch.Tensor:
+    r"""Multiply ``value`` by :math:`\prod_m (\cos\theta_m + \mathrm{sign}\,\sin\theta_m\, v_m u_m)` on ``side``."""
+    for m in range(planes.angle.shape[-1]):
+        cosine = torch.cos(planes.angle[..., m]).unsqueeze(-1)
+        sine = sign * torch.sin(planes.angle[..., m]).unsqueeze(-1)
+        u = planes.u[..., m, :]
+        v = planes.v[..., m, :]
+        if side == "left":
+            turned = products.vector_product(v, products.vector_product(u, value, signature, "left"), signature, "left")
+        else:
+            turned = products.vector_product(u, products.vector_product(v, value, signature, "right"), signature, "right")
+        value = cosine * value + sine * turned
+    return value
+
+
+def _apply_planes(x: torch.Tensor, left: Planes, right: Planes, signature: tuple[int, ...]) -> torch.Tensor:
+    return _apply_factors(_apply_factors(x, left, signature, "left", 1.0), right, signature, "right", -1.0)
+
+
+def _apply_planes_transposed(y: torch.Tensor, left: Planes, right: Planes, signature: tuple[int, ...]) -> torch.Tensor:
+    # Each factor is orthogonal on coefficients when all vectors square alike,
+    # so the transpose of R x S~ is the inverse map R~ y S.
+    return _apply_factors(_apply_factors(y, left, signature, "left", -1.0), right, signature, "right", 1.0)
+
+
+class _PlaneSandwich(torch.autograd.Function):
+    """``R x S~`` from precomputed planes, with the smooth exponential-map derivative in backward."""
+
+    @staticmethod
+    def forward(ctx, x, bivector, right_bivector, left, right, signature):
+        out = _apply_planes(x, left, right, signature)
+        ctx.signature = signature
+        ctx.planes = (left, right)
+        ctx.save_for_backward(x, bivector, right_bivector, out)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out):
+        x, bivector, right_bivector, out = ctx.saved_tensors
+        left, right = ctx.planes
+        signature = ctx.signature
+        pulled = _apply_planes_transposed(grad_out, left, right, signature)
+        grad_x = pulled.sum_to_size(x.shape) if ctx.needs_input_grad[0] else None
+        grad_left = grad_right = None
+        if ctx.needs_input_grad[1]:
+            per_blade = _bivector_pairing(pulled, x, signature, "left").sum_to_size(bivector.shape)
+            grad_left = torch.einsum("...qp,...q->...p", dexp_matrix(bivector, signature), per_blade)
+        if ctx.needs_input_grad[2]:
+            per_blade = _bivector_pairing(grad_out, out, signature, "right").sum_to_size(right_bivector.shape)
+            grad_right = -torch.einsum("...qp,...q->...p", dexp_matrix(-right_bivector, signature), per_blade)
+        return grad_x, grad_left, grad_right, None, None, None
+
+
+def _bivector_pairing(weights: torch.Tensor, value: torch.Tensor, signature: tuple[int, ...], side: str) -> torch.Tensor:
+    """Return ``h[..., q] = <weights, e_q value>`` (``'left'``) or ``<weights, value e_q>``, shape ``(..., C(n,2))``."""
+    table = bivector_gather(signature, side)
+    index = as_torch(table.index, value, integer=True)
+    sign = as_torch(table.sign, value)
+    shape = torch.broadcast_shapes(weights.shape[:-1], value.shape[:-1])
+    weights = weights.expand(shape + weights.shape[-1:]).reshape(-1, weights.shape[-1])
+    value = value.expand(shape + value.shape[-1:]).reshape(-1, value.shape[-1])
+    rows = max(1, products.MAX_GATHER_ELEMENTS // index.numel())
+    pieces = [
+        torch.einsum("bo,qo,bqo->bq", weights[start : start + rows], sign, gather_last(value[start : start + rows], index))
+        for start in range(0, value.shape[0], rows)
+    ]
+    return torch.cat(pieces, dim=0).reshape(shape + (index.shape[0],))
+
+
+def _taylor_action(x: torch.Tensor, bivector: torch.Tensor, signature: tuple[int, ...], operation) -> torch.Tensor:
+    """Return ``exp(T) x`` for the linear map ``T y = operation(bivector, y)`` by a scaled Taylor series."""
+    terms = 20 if x.dtype == torch.float64 else 12
+    bound = 2.0 * float(bivector.detach().abs().sum(dim=-1).max()) if bivector.numel() else 0.0
+    steps = max(1, math.ceil(bound / TAYLOR_STEP_NORM))
+    scaled = bivector / steps
+    value = x
+    for _ in range(steps):
+        term = value
+        total = value
+        for j in range(1, terms + 1):
+            term = operation(scaled, term) / j
+            total = total + term
+        value = total
+    return value
+
+
+def structured_apply(
+    x: torch.Tensor,
+    bivector: torch.Tensor,
+    right_bivector: torch.Tensor | None,
+    signature: tuple[int, ...],
+    method: str,
+    state: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Apply the sandwich without forming it; see :func:`sandwich`."""
+    method = resolve_exp_method(method, signature)
+    if method == "taylor":
+        if right_bivector is None:
+            return _taylor_action(x, bivector, signature, lambda b, y: products.commutator(b, y, signature))
+        left = _taylor_action(x, bivector, signature, lambda b, y: products.bivector_product(b, y, signature, "left"))
+        return _taylor_action(left, -right_bivector, signature, lambda b, y: products.bivector_product(b, y, signature, "right"))
+    with torch.no_grad():
+        left_planes = find_planes(bivector.detach(), signature, method, state)
+        right_planes = left_planes if right_bivector is None else find_planes(right_bivector.detach(), signature, method, state)
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or bivector.requires_grad or (right_bivector is not None and right_bivector.requires_grad))
+    if not needs_grad:
+        return _apply_planes(x, left_planes, right_planes, signature)
+    if right_bivector is None:
+        return _PlaneSandwich.apply(x, bivector, bivector, left_planes, right_planes, signature)
+    return _PlaneSandwich.apply(x, bivector, right_bivector, left_planes, right_planes, signature)
+
+
+def sandwich_operator(
+    bivector: Any,
+    signature: Sequence[int],
+    right_bivector: Any = None,
+    mode: str = "blocks",
+    method: str = "auto",
+):
+    r"""Build the operator of :math:`x \mapsto R x \tilde R` (or :math:`R x \tilde S`) for later application.
+
+    Parameters
+    ----------
+    bivector
+        ``B`` with :math:`R = \exp(B)`, tensor or array of shape ``(..., C(n, 2))``.
+    signature
+        Squares of the basis vectors, null vectors first as in ``clifford.Cl(p, q, r)``.
+    right_bivector
+        ``C`` with :math:`S = \exp(C)`, same last axis; ``None`` for the single-rotor sandwich.
+    mode
+        ``"blocks"`` (grade blocks, or parity blocks for a double rotor) or ``"dense"``.
+    method
+        Exponential method for the rotors (see :func:`geomalg.rotor.bivector_exp`);
+        the single-rotor grade blocks need no exponential.
+
+    Returns
+    -------
+    GradeBlockOperator, ParityBlockOperator or DenseOperator
+        Each has ``apply(x)`` for ``x`` of shape ``(..., 2**n)`` (leading axes
+        broadcast against the bivector's) and ``to_dense()``.
+
+    Raises
+    ------
+    ValueError
+        If a last axis is not C(n, 2) or ``mode`` is unknown.
+    """
+    squares = validate_signature(signature)
+    n = len(squares)
+    tensor, _ = to_working(bivector, "bivector")
+    check_bivector(tensor, n)
+    right = None
+    if right_bivector is not None:
+        right, _ = to_working(right_bivector, "right_bivector")
+        check_bivector(right, n, "right_bivector")
+    if mode == "blocks":
+        if right is None:
+            return grade_block_operator(tensor, squares)
+        return parity_block_operator(tensor, right, squares, method)
+    if mode == "dense":
+        return dense_operator(tensor, right, squares, method)
+    raise ValueError(f"unknown operator mode {mode!r}; sandwich_operator builds 'blocks' or 'dense' (use sandwich() for 'structured')")
+
+
+def sandwich(
+    x: Any,
+    bivector: Any,
+    signature: Sequence[int],
+    right_bivector: Any = None,
+    mode: str = "structured",
+    method: str = "auto",
+):
+    r"""Apply :math:`x \mapsto R x \tilde R` (or :math:`R x \tilde S`) with :math:`R = \exp(B)`, :math:`S = \exp(C)`.
+
+    Parameters
+    ----------
+    x
+        Multivectors of shape ``(..., 2**n)``; leading axes broadcast with the bivectors'.
+    bivector, right_bivector
+        ``B`` and ``C`` of shape ``(..., C(n, 2))``; ``right_bivector=None`` means ``C = B``.
+    signature
+        Squares of the basis vectors.
+    mode
+        ``"structured"``, ``"blocks"`` or ``"dense"`` (see the module documentation).
+    method
+        Exponential method: ``"auto"``, ``"eigh"``, ``"power"`` or ``"taylor"``.
+
+    Returns
+    -------
+    Tensor or array of shape ``broadcast(...) + (2**n,)`` with the dtype of ``x``.
+
+    Raises
+    ------
+    ValueError
+        If a last axis has the wrong size, or ``mode`` or ``method`` is unknown.
+    """
+    squares = validate_signature(signature)
+    n = len(squares)
+    values, kind = to_working(x, "x")
+    check_multivector(values, n, "x")
+    tensor, _ = to_working(bivector, "bivector")
+    check_bivector(tensor, n)
+    dtype = torch.promote_types(values.dtype, tensor.dtype)
+    values = values.to(dtype)
+    tensor = tensor.to(dtype)
+    right = None
+    if right_bivector is not None:
+        right, _ = to_working(right_bivector, "right_bivector")
+        check_bivector(right, n, "right_bivector")
+        right = right.to(dtype)
+    if mode == "structured":
+        return kind.restore(structured_apply(values, tensor, right, squares, method))
+    if mode in ("blocks", "dense"):
+        return kind.restore(sandwich_operator(tensor, squares, right, mode, method).apply(values))
+    raise ValueError(f"unknown sandwich mode {mode!r}; use one of {', '.join(MODES)}")
