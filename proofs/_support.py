@@ -14,6 +14,7 @@ from fractions import Fraction
 from typing import Callable, Iterable, Sequence
 
 import sympy
+from sympy.polys.matrices import DomainMatrix
 
 from geomalg import blades
 from geomalg.symbolic import SymbolicMultivector
@@ -142,7 +143,19 @@ def map_matrix(signature: Sequence[int], operator: Callable, grades: Iterable[in
     return sympy.Matrix(columns).T
 
 
-def compound_matrix(matrix: sympy.Matrix, k: int) -> sympy.Matrix:
+def polynomial_matrix(matrix: sympy.Matrix, domain=None) -> DomainMatrix:
+    """Return ``matrix`` as a :class:`~sympy.polys.matrices.DomainMatrix` over a polynomial ring.
+
+    Products and minors of polynomial matrices are much faster there than with
+    expanded SymPy expressions, and equality is exact.
+    """
+    converted = DomainMatrix.from_Matrix(matrix)
+    if domain is not None:
+        converted = converted.convert_to(domain)
+    return converted
+
+
+def compound_matrix(matrix: DomainMatrix, k: int) -> DomainMatrix:
     """Return the k-th compound of a square matrix: the k x k minors, rows and columns in lexicographic order.
 
     The compound of an n x n matrix is the matrix of its k-th exterior power on
@@ -151,8 +164,8 @@ def compound_matrix(matrix: sympy.Matrix, k: int) -> sympy.Matrix:
     """
     n = matrix.shape[0]
     subsets = list(itertools.combinations(range(n), k))
-    entries = [[matrix.extract(list(rows), list(cols)).det(method="berkowitz") for cols in subsets] for rows in subsets]
-    return sympy.Matrix(entries)
+    entries = [[matrix.extract(list(rows), list(cols)).det() for cols in subsets] for rows in subsets]
+    return DomainMatrix(entries, (len(subsets), len(subsets)), matrix.domain)
 
 
 def random_rationals(seed: int, count: int, low: int = -5, high: int = 5) -> list[sympy.Rational]:
