@@ -54,7 +54,7 @@ class Algebra:
     >>> from geomalg import Algebra
     >>> alg = Algebra(3)
     >>> e1, e2 = np.eye(8)[1], np.eye(8)[2]
-    >>> alg.geometric_product(e1, e2)[alg.blade_names.index("e12")]
+    >>> float(alg.geometric_product(e1, e2)[alg.blade_names.index("e12")])
     1.0
     """
 
