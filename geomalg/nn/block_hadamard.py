@@ -49,6 +49,7 @@ class BlockHadamardLinear(StructuredLinear):
     and :math:`C_j \sim \mathcal{U}(\pm\sqrt{3/s})`, so each entry of the
     equivalent dense weight has variance :math:`1/(3 k c_{in}) \approx 1/(3n)`,
     as in ``nn.Linear``.  The bias is :math:`\mathcal{U}(\pm 1/\sqrt{n})`.
+    Input has shape ``(..., in_features)`` and output ``(..., out_features)``.
 
     Parameters
     ----------
@@ -64,10 +65,6 @@ class BlockHadamardLinear(StructuredLinear):
         Whether to add a learned bias.
     device, dtype
         Passed to the parameter factories, as in ``nn.Linear``.
-
-    Shape
-    -----
-    Input ``(..., in_features)``, output ``(..., out_features)``.
 
     Raises
     ------

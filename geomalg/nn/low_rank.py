@@ -30,7 +30,8 @@ class LowRankLinear(StructuredLinear):
     ``nn.Linear`` weight: :math:`V_{ij} \sim \mathcal{U}(\pm 1/\sqrt{n})` and
     :math:`U_{ij} \sim \mathcal{U}(\pm \sqrt{3/r})`, so each entry of
     :math:`W` has variance :math:`1/(3n)`.  The bias is :math:`\mathcal{U}(\pm 1/\sqrt{n})`
-    as in ``nn.Linear``.
+    as in ``nn.Linear``.  Input has shape ``(..., in_features)`` and output
+    ``(..., out_features)``, in the dtype and on the device of the parameters.
 
     Parameters
     ----------
@@ -44,10 +45,6 @@ class LowRankLinear(StructuredLinear):
         Whether to add a learned bias.
     device, dtype
         Passed to the parameter factories, as in ``nn.Linear``.
-
-    Shape
-    -----
-    Input ``(..., in_features)``, output ``(..., out_features)``.
 
     Raises
     ------
