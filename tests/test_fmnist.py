@@ -461,7 +461,8 @@ def test_cli_rejects_unknown_variant(capsys):
     assert "unknown variant 'sparse'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("flag, value", [("--epochs", "0"), ("--learning-rates", "nan"), ("--batch-size", "x")])
+@pytest.mark.parametrize("flag, value", [("--epochs", "0"), ("--learning-rates", "nan"), ("--batch-size", "x"),
+                                         ("--seed", "-1")])
 def test_cli_rejects_bad_numbers(flag, value, capsys):
     with pytest.raises(SystemExit):
         main([flag, value])

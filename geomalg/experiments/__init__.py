@@ -1,0 +1,1 @@
+"""Experiments that compare rotor layers with dense and structured baselines."""

@@ -33,6 +33,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -85,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--validation-size", type=_positive_int, default=_DEFAULTS.validation_size,
                         help="training images held out for learning-rate selection "
                              f"(default {_DEFAULTS.validation_size})")
-    parser.add_argument("--seed", type=int, default=_DEFAULTS.seed,
+    parser.add_argument("--seed", type=_nonnegative_int, default=_DEFAULTS.seed,
                         help=f"seed of the split, the initial weights and the batch order (default {_DEFAULTS.seed})")
 
     parser.add_argument("--rank", type=_positive_int, default=_DEFAULTS.rank,

@@ -94,6 +94,8 @@ def plot_results(results: dict, path: Path) -> None:
     epoch_axes.grid(alpha=0.3)
     epoch_axes.legend(fontsize=8)
     params_axes.set_xscale("log")
+    # Leave room for the point labels at both ends of the axis.
+    params_axes.margins(x=0.25, y=0.15)
     params_axes.set_xlabel("model parameters (log scale)")
     params_axes.set_ylabel("final test accuracy (%)")
     params_axes.set_title("Final test accuracy vs parameters")
