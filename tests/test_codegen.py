@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from geomalg import Algebra
+from geomalg import Algebra, blades
 from geomalg.codegen import KernelSpec, generate_source, load_kernel
 from geomalg.codegen import spec as spec_module
 
@@ -67,27 +67,54 @@ def test_common_subexpressions_are_shared():
         assert (expression.subs(substituted) - expected[index]).expand() == 0
 
 
+@pytest.mark.parametrize("a_grades", [(0, 1, 2, 3, 4), (0, 1, 3)], ids=["full", "partial"])
 @pytest.mark.parametrize("backend", ["numba", "numpy", "torch"])
-def test_unrolled_table_and_streamed_modes_agree(backend, tmp_path, monkeypatch):
+def test_every_code_shape_agrees_with_unrolled(backend, a_grades, tmp_path, monkeypatch):
     signature = (1, -1, 0, 1)
     full = tuple(range(5))
     rng = np.random.default_rng(3)
-    a = rng.standard_normal((7, 16))
+    a = rng.standard_normal((7, 16)) * np.isin(blades.blade_grades(4), a_grades)
     b = rng.standard_normal((7, 16))
     results = {}
-    for mode, unroll, table in [("unrolled", 10**6, 10**7), ("table", 0, 10**7), ("streamed", 0, 40)]:
+    for unroll, table in [(10**6, 10**7), (0, 10**7), (0, 40)]:
         monkeypatch.setitem(spec_module.UNROLL_MAX_TERMS, backend, unroll)
         monkeypatch.setattr(spec_module, "TABLE_MAX_TERMS", table)
         monkeypatch.setattr("geomalg.codegen.emit.TABLE_MAX_TERMS", table)
-        spec = KernelSpec("geometric_product", signature, full, full, backend)
-        assert spec.mode == mode
+        spec = KernelSpec("geometric_product", signature, a_grades, full, backend)
         module = load_kernel(spec, tmp_path)
         if backend == "torch":
-            results[mode] = module.apply(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+            results[spec.mode] = module.apply(torch.from_numpy(a), torch.from_numpy(b)).numpy()
         else:
-            results[mode] = module.apply(a, b)
-    assert np.abs(results["table"] - results["unrolled"]).max() <= 1e-12
-    assert np.abs(results["streamed"] - results["unrolled"]).max() <= 1e-12
+            results[spec.mode] = module.apply(a, b)
+    expected_modes = {"unrolled", "split"} if backend == "torch" and len(a_grades) == 5 else {"unrolled", "table", "streamed"}
+    assert set(results) == expected_modes
+    for mode, result in results.items():
+        assert np.abs(result - results["unrolled"]).max() <= 1e-12, mode
+
+
+@pytest.mark.parametrize("signature", [(1, -1, 0, 1, 1), (0, 1, -1), (1,) * 7, (1,), ()])
+@pytest.mark.parametrize("operation", ["geometric_product", "outer_product", "left_contraction", "scalar_product"])
+def test_split_product_matches_table(signature, operation):
+    from geomalg.codegen import runtime, split
+
+    n = len(signature)
+    rng = np.random.default_rng(n)
+    a = torch.from_numpy(rng.standard_normal((6, 1 << n)))
+    b = torch.from_numpy(rng.standard_normal((6, 1 << n)))
+    table = blades.product_table(signature, operation, range(n + 1), range(n + 1))
+    expected = runtime.apply_torch(a, b, (table,), 1 << n, None)
+    assert (split.apply_torch(a, b, split.build_plan(signature, operation)) - expected).abs().max() <= 1e-12
+
+
+def test_split_product_in_row_chunks(monkeypatch):
+    from geomalg.codegen import split
+
+    plan = split.build_plan((1, 1, -1, 1), "geometric_product")
+    a = torch.randn(50, 16, dtype=torch.float64)
+    b = torch.randn(50, 16, dtype=torch.float64)
+    whole = split.apply_torch(a, b, plan)
+    monkeypatch.setattr(split, "ROW_ELEMENTS", 64)
+    assert (split.apply_torch(a, b, plan) - whole).abs().max() <= 1e-14
 
 
 def test_mode_switches_with_term_count():
@@ -95,6 +122,8 @@ def test_mode_switches_with_term_count():
     assert KernelSpec("geometric_product", (1,) * 5, tuple(range(6)), tuple(range(6)), "numba").mode == "table"
     assert KernelSpec("geometric_product", (1,) * 12, tuple(range(13)), tuple(range(13)), "numba").mode == "streamed"
     assert KernelSpec("geometric_product", (1,) * 12, (1,), (2,), "numba").mode == "table"
+    assert KernelSpec("geometric_product", (1,) * 6, tuple(range(7)), tuple(range(7)), "torch").mode == "split"
+    assert KernelSpec("geometric_product", (1,) * 6, (0, 2, 4, 6), tuple(range(7)), "torch").mode == "table"
 
 
 def test_generated_source_is_deterministic():

@@ -14,12 +14,21 @@ def test_gradcheck_geometric_product():
     assert torch.autograd.gradcheck(algebra.geometric_product, (a, b))
 
 
+def test_gradcheck_split_kernel():
+    algebra = Algebra(4, 1, 0)
+    a = torch.randn(2, 32, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(2, 32, dtype=torch.float64, requires_grad=True)
+    assert "mode:       split" in algebra.kernel("geometric_product", backend="torch").__doc__
+    assert torch.autograd.gradcheck(algebra.geometric_product, (a, b))
+
+
 def test_gradcheck_table_kernel():
     algebra = Algebra(4, 1, 0)
     a = torch.randn(2, 32, dtype=torch.float64, requires_grad=True)
     b = torch.randn(2, 32, dtype=torch.float64, requires_grad=True)
-    assert algebra.kernel("geometric_product", backend="torch").__doc__.count("mode:       table") == 1
-    assert torch.autograd.gradcheck(algebra.geometric_product, (a, b))
+    product = lambda x, y: algebra.geometric_product(x, y, grades=((0, 2, 4), None))
+    assert "mode:       table" in algebra.kernel("geometric_product", (0, 2, 4), None, backend="torch").__doc__
+    assert torch.autograd.gradcheck(product, (a, b))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])

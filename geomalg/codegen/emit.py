@@ -14,6 +14,9 @@ Three code shapes exist, chosen by :attr:`KernelSpec.mode`:
 ``table``
     A gather/multiply/scatter over the product table of
     :func:`geomalg.blades.product_table`, built once when the module is imported.
+``split``
+    Full x full Torch products as one batched matrix product per row chunk,
+    after splitting the basis in two halves (:mod:`geomalg.codegen.split`).
 ``streamed``
     The same loop, with the table rebuilt chunk by chunk on every call, for
     products too large to tabulate.
@@ -39,6 +42,8 @@ def generate_source(spec: KernelSpec) -> str:
     header = _header(spec)
     if spec.mode == "unrolled":
         body = _unrolled_body(spec)
+    elif spec.mode == "split":
+        body = _split_body()
     else:
         body = _table_body(spec)
     return header + "\n" + body
@@ -119,6 +124,16 @@ def _unrolled_body(spec: KernelSpec) -> str:
         f"TERM_COUNT = {expanded.term_count}\n\n\n"
         "def apply(a, b):\n"
         f"{inner}\n"
+    )
+
+
+def _split_body() -> str:
+    return (
+        "from geomalg.codegen import split\n\n"
+        "PLAN = split.build_plan(SIGNATURE, OPERATION)\n"
+        "DEVICE_TABLES = {}  # PLAN's index and weight tensors per (device, dtype), filled on first use\n\n\n"
+        "def apply(a, b):\n"
+        "    return split.apply_torch(a, b, PLAN, DEVICE_TABLES)\n"
     )
 
 

@@ -57,10 +57,23 @@ class KernelSpec:
         return blades.count_terms(self.signature, self.operation, self.a_grades, self.b_grades)
 
     @property
+    def is_full(self) -> bool:
+        """True when both operands may hold every grade."""
+        every = tuple(range(self.n + 1))
+        return self.a_grades == every and self.b_grades == every
+
+    @property
     def mode(self) -> str:
-        """``"unrolled"``, ``"table"`` or ``"streamed"``; see :data:`UNROLL_MAX_TERMS` and :data:`TABLE_MAX_TERMS`."""
+        """``"unrolled"``, ``"split"``, ``"table"`` or ``"streamed"``.
+
+        Small products unroll (:data:`UNROLL_MAX_TERMS`). Full x full Torch products
+        run as batched matrix products (:mod:`geomalg.codegen.split`). Other
+        products loop over a table, streamed past :data:`TABLE_MAX_TERMS` terms.
+        """
         if self.term_bound <= UNROLL_MAX_TERMS[self.backend]:
             return "unrolled"
+        if self.backend == "torch" and self.is_full:
+            return "split"
         if self.term_bound <= TABLE_MAX_TERMS:
             return "table"
         return "streamed"
