@@ -282,6 +282,26 @@ def as_multivector(signature, coefficients: list[sympy.Poly], variable: sympy.Sy
     return SymbolicMultivector(signature, values)
 
 
+def check_simple_part(bivector: SymbolicMultivector, field: QuotientField) -> list[sympy.Poly]:
+    """Solve b C = A at the roots of the field's modulus and check b A = lambda C, b ^ b = 0 and b b = lambda.
+
+    Returns the bivector coefficients of b as field elements. A modulus whose
+    roots are not eigenvalues of ``bivector`` fails one of the checks.
+    """
+    where = label(bivector.signature)
+    modulus = field.modulus.as_expr()
+    a_part, c_part = split_parts(outer_powers(bivector), lam)
+    solution = solve_simple_part(bivector, field)
+    part = as_multivector(bivector.signature, solution, lam)
+
+    relation = expanded(part * a_part - c_part * lam)
+    require_zero(reduce_modulo(relation, modulus, lam), f"b A - lambda C at the roots of {modulus} in {where}")
+    require_zero(reduce_modulo(part ^ part, modulus, lam), f"b ^ b at the roots of {modulus} in {where}")
+    square_error = expanded(part * part) - scalar(bivector.signature, lam)
+    require_zero(reduce_modulo(square_error, modulus, lam), f"b b - lambda at the roots of {modulus} in {where}")
+    return solution
+
+
 def check_rational(signature, seed: int = 7) -> None:
     """Check the general formula b = A C^{-1} on a random rational bivector, for every root at once.
 
@@ -291,30 +311,21 @@ def check_rational(signature, seed: int = 7) -> None:
     where = label(signature)
     n = len(signature)
     coefficients = [sympy.Integer(0)] * (1 << n)
-    part = blades.grade_slice(n, 2)
-    coefficients[part] = random_rationals(seed, comb(n, 2))
+    grade_two = blades.grade_slice(n, 2)
+    coefficients[grade_two] = random_rationals(seed, comb(n, 2))
     bivector = SymbolicMultivector(signature, coefficients)
 
     check_characteristic_polynomial(bivector)
-    powers = outer_powers(bivector)
-    polynomial = eigenvalue_polynomial(powers, lam)
-    a_part, c_part = split_parts(powers, lam)
+    polynomial = eigenvalue_polynomial(outer_powers(bivector), lam)
     factors = [factor for factor, _ in sympy.factor_list(polynomial, lam)[1]]
 
     parts = []
     total = [sympy.Integer(0)] * comb(n, 2)
     for factor in factors:
         field = QuotientField(factor, lam)
-        solution = solve_simple_part(bivector, field)
-        part_lambda = as_multivector(signature, solution, lam)
-        parts.append((factor, part_lambda, solution))
+        solution = check_simple_part(bivector, field)
+        parts.append((factor, as_multivector(signature, solution, lam), solution))
         total = [t + field.trace(value) for t, value in zip(total, solution)]
-
-        relation = expanded(part_lambda * a_part - c_part * lam)
-        require_zero(reduce_modulo(relation, factor, lam), f"b A - lambda C at the roots of {factor} in {where}")
-        require_zero(reduce_modulo(part_lambda ^ part_lambda, factor, lam), f"b ^ b at the roots of {factor} in {where}")
-        square_error = expanded(part_lambda * part_lambda) - scalar(signature, lam)
-        require_zero(reduce_modulo(square_error, factor, lam), f"b b - lambda at the roots of {factor} in {where}")
 
     for factor, part_lambda, _ in parts:
         for other_factor, _, other_solution in parts:
@@ -324,7 +335,7 @@ def check_rational(signature, seed: int = 7) -> None:
             commutator = reduce_modulo(commutator, other_factor.subs(lam, mu), mu)
             require_zero(commutator, f"b(lambda) b(mu) - b(mu) b(lambda) for roots of {factor} and {other_factor} in {where}")
 
-    require(total == list(coefficients[part]), f"sum over roots of b is {total}, not B = {coefficients[part]} in {where}")
+    require(total == list(coefficients[grade_two]), f"sum over roots of b is {total}, not B = {coefficients[grade_two]} in {where}")
     logger.info(
         "general formula holds for a random rational bivector of %s (k = %d, p = %s)",
         where,
@@ -348,7 +359,7 @@ def check_planted(signature, seed: int = 11) -> None:
         eigenvalue = expanded(simple * simple).scalar_part()
         require(polynomial.subs(lam, eigenvalue) == 0, f"lambda = {eigenvalue} is not a root of p in {where}")
         field = QuotientField(lam - eigenvalue, lam)
-        solution = solve_simple_part(bivector, field)
+        solution = check_simple_part(bivector, field)
         recovered = as_multivector(signature, solution, lam).subs(lam, eigenvalue)
         require_equal(recovered, simple, f"recovered minus planted simple part (lambda = {eigenvalue}) in {where}")
     logger.info("formula recovers the planted simple parts in %s", where)
