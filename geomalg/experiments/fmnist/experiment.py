@@ -56,7 +56,7 @@ def prepare_output_dir(out: Path, config_record: dict, resume: bool, overwrite: 
         stored configuration that differs in a setting checkpoints depend on.
     """
     if resume and overwrite:
-        raise ValueError("resume and overwrite exclude each other; choose one")
+        raise ValueError("resume and overwrite exclude each other, so pass only one")
     existing = [name for name in OUTPUT_NAMES if (out / name).exists()]
     if existing and not (resume or overwrite):
         raise OutputExistsError(

@@ -36,7 +36,7 @@ _EVALUATION_BATCH = 4096
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
-    """Settings of one experiment; every variant and learning rate shares them."""
+    """Settings of one experiment, shared by every variant and learning rate."""
 
     variants: tuple[str, ...]
     hidden_sizes: tuple[int, ...] = (256, 256)
@@ -54,7 +54,7 @@ class RunConfig:
 
 
 class NonFiniteLossError(RuntimeError):
-    """Training loss became NaN or infinite; carries the variant, epoch and step."""
+    """Error for a NaN or infinite training loss, with the variant, epoch and step."""
 
     def __init__(self, variant: str, learning_rate: float, epoch: int, step: int, loss: float) -> None:
         self.variant = variant

@@ -86,7 +86,7 @@ def get_variant(name: str) -> Variant:
     """
     variant = VARIANTS.get(name)
     if variant is None:
-        raise ValueError(f"unknown variant {name!r}; choose from {', '.join(VARIANTS)}")
+        raise ValueError(f"unknown variant {name!r}. Choose from {', '.join(VARIANTS)}")
     if variant.build_layer is None:
         raise ValueError(f"variant {name!r} is not available: {variant.unavailable_reason}")
     return variant
