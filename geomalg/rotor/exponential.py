@@ -272,6 +272,10 @@ def log_tensor(rotor: torch.Tensor, signature: tuple[int, ...]) -> torch.Tensor:
     tiny_angle = angle < 1e-12
     new_angle = torch.where(tiny_angle, torch.full_like(angle, math.pi), angle - math.pi)
     unit_plane = plane_components(Planes(angle=torch.ones_like(angle)[..., None], u=u[..., None, :], v=v[..., None, :]), n)[..., 0, :]
+    # With every angle 0 (R = -1) the eigenvectors need not span a plane; any plane works, so take e_12.
+    first_plane = torch.zeros_like(unit_plane)
+    first_plane[..., 0] = 1.0
+    unit_plane = torch.where(tiny_angle.unsqueeze(-1), first_plane, unit_plane)
     corrected = bivector + (new_angle - angle).unsqueeze(-1) * unit_plane
     flip = (agreement < 0).unsqueeze(-1)
     return torch.where(flip, corrected, bivector).to(rotor.dtype)
