@@ -366,6 +366,76 @@ class Algebra:
             )
         return solution
 
+    # Rotors: thin wrappers over geomalg.rotor that take and return full multivectors.
+
+    def _bivector_part(self, a: Any, name: str):
+        """Return ``(grade-2 coefficients, was a Multivector)`` after checking that ``a`` has no other grade."""
+        values, _, wrapped = self._unwrap(a, name)
+        grades = blades.blade_grades(self.n)
+        others = values[..., np.nonzero(grades != 2)[0]]
+        if not _all(others == 0):
+            raise ValueError(
+                f"{name} must be a bivector, but it has non-zero coefficients outside grade 2; "
+                f"pass alg.grade({name}, 2) to drop them"
+            )
+        return values[..., blades.grade_slice(self.n, 2)], wrapped
+
+    def _embed_bivector(self, bivector):
+        """Return full multivectors ``(..., 2**n)`` whose grade-2 part is ``bivector``."""
+        shape = bivector.shape[:-1] + (self.dim,)
+        full = bivector.new_zeros(shape) if arrays.is_tensor(bivector) else np.zeros(shape, dtype=bivector.dtype)
+        full[..., blades.grade_slice(self.n, 2)] = bivector
+        return full
+
+    def invariant_decomposition(self, a: Any, method: str = "eigh"):
+        r"""Split the bivector ``a`` into ``n // 2`` commuting simple bivectors.
+
+        Returns an array of shape ``(n // 2, ..., 2**n)`` whose entries along the
+        leading axis sum to ``a``. See :func:`geomalg.rotor.invariant_decomposition`.
+
+        Raises
+        ------
+        ValueError
+            If ``a`` has grades other than 2, or the signature mixes signs or has null vectors.
+        """
+        from geomalg import rotor
+
+        bivector, wrapped = self._bivector_part(a, "a")
+        components = rotor.invariant_decomposition(bivector, self.signature, method=method)
+        return self._wrap(self._embed_bivector(components), (2,), wrapped)
+
+    def bivector_exp(self, a: Any, method: str = "auto"):
+        r"""Return the rotor :math:`\exp(a)` of the bivector ``a``, shape ``(..., 2**n)``.
+
+        See :func:`geomalg.rotor.bivector_exp`.
+
+        Raises
+        ------
+        ValueError
+            If ``a`` has grades other than 2, or ``method`` does not cover the signature.
+        """
+        from geomalg import rotor
+
+        bivector, wrapped = self._bivector_part(a, "a")
+        result = rotor.bivector_exp(bivector, self.signature, method=method)
+        return self._wrap(result, tuple(range(0, self.n + 1, 2)), wrapped)
+
+    def rotor_log(self, a: Any):
+        r"""Return a bivector ``b`` with :math:`\exp(b) = a` for the rotor ``a``, shape ``(..., 2**n)``.
+
+        See :func:`geomalg.rotor.rotor_log`.
+
+        Raises
+        ------
+        ValueError
+            If the signature mixes signs or has null vectors.
+        """
+        from geomalg import rotor
+
+        values, _, wrapped = self._unwrap(a, "a")
+        bivector = rotor.rotor_log(values, self.signature)
+        return self._wrap(self._embed_bivector(bivector), (2,), wrapped)
+
 
 def _split_grades(grades):
     if grades is None:
