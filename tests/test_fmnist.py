@@ -421,6 +421,14 @@ def test_resume_rejects_changed_config(tmp_path, data_dir):
         run_experiment(tiny_config(variants=("dense",), hidden_sizes=(64,)), data, out, resume=True, progress=False)
 
 
+def test_invalid_layer_settings_fail_before_training(tmp_path, data_dir):
+    data = prepare_data(load_fashion_mnist(data_dir), validation_size=40, seed=3)
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="rank must be below"):
+        run_experiment(tiny_config(hidden_sizes=(8,), rank=8), data, out, progress=False)
+    assert not out.exists()
+
+
 def test_resume_and_overwrite_exclusive(tmp_path, data_dir):
     data = prepare_data(load_fashion_mnist(data_dir), validation_size=40, seed=3)
     with pytest.raises(ValueError, match="exclude each other"):

@@ -108,11 +108,19 @@ def run_experiment(
     Raises
     ------
     OutputExistsError, ValueError
-        From :func:`prepare_output_dir`, or for an unknown or unavailable variant.
+        From :func:`prepare_output_dir`, for an unknown or unavailable
+        variant, or for layer settings that a variant rejects.
     NonFiniteLossError
         If a run's loss becomes NaN or infinite.
     """
     variants = [get_variant(name) for name in config.variants]
+    # Building every model first rejects invalid settings, such as a rank
+    # above a hidden width, before any output is written or run trained.
+    models = {
+        variant.name: build_mlp(variant, config.hidden_sizes, config.layer_options,
+                                in_features=data.train_x.shape[1], num_classes=NUM_CLASSES)
+        for variant in variants
+    }
     config_record = _config_record(config, data)
     prepare_output_dir(out, config_record, resume, overwrite)
 
@@ -122,8 +130,7 @@ def run_experiment(
         "variants": {},
     }
     for variant in variants:
-        model = build_mlp(variant, config.hidden_sizes, config.layer_options,
-                          in_features=data.train_x.shape[1], num_classes=NUM_CLASSES)
+        model = models[variant.name]
         histories = {}
         for learning_rate in config.learning_rates:
             logger.info("training %s at learning rate %g", variant.name, learning_rate)
