@@ -151,6 +151,14 @@ def test_block_hadamard_batch_shapes():
     assert layer(torch.randn(12)).shape == (20,)
 
 
+def test_block_hadamard_noncontiguous_input():
+    layer = BlockHadamardLinear(12, 20, block_size=8, dtype=torch.float64)
+    transposed = torch.randn(12, 5, dtype=torch.float64).T
+    assert not transposed.is_contiguous()
+    np.testing.assert_allclose(layer(transposed).detach().numpy(),
+                               layer(transposed.contiguous()).detach().numpy(), rtol=0, atol=TOL)
+
+
 @pytest.mark.parametrize("n, m, block_size", [(5, 7, None), (13, 9, 8), (100, 37, 16), (33, 65, 8)])
 def test_block_hadamard_padding_leaves_no_dead_output(n, m, block_size):
     layer = BlockHadamardLinear(n, m, block_size=block_size, dtype=torch.float64)
