@@ -88,17 +88,20 @@ def nonzero_coefficients(x: SymbolicMultivector, simplify: Callable = sympy.expa
     return result
 
 
-def require_zero(x: SymbolicMultivector, what: str, simplify: Callable = sympy.expand) -> None:
-    """Raise :class:`DerivationError` naming the first blades of ``x`` that do not vanish."""
-    left = nonzero_coefficients(x, simplify)
-    if left:
-        shown = ", ".join(f"{name}: {value}" for name, value in left[:3])
-        raise DerivationError(f"{what} is not zero; non-zero coefficients {shown}")
+def require_zero(x: SymbolicMultivector, description: str, simplify: Callable = sympy.expand) -> None:
+    """Raise :class:`DerivationError` naming the first blades of ``x`` that do not vanish.
+
+    ``description`` names the expression in the message, such as ``"b ^ b in Cl(4,0,0)"``.
+    """
+    remaining = nonzero_coefficients(x, simplify)
+    if remaining:
+        listed = ", ".join(f"{name}: {value}" for name, value in remaining[:3])
+        raise DerivationError(f"{description} is not zero; non-zero coefficients {listed}")
 
 
-def require_equal(x: SymbolicMultivector, y, what: str, simplify: Callable = sympy.expand) -> None:
+def require_equal(x: SymbolicMultivector, y, description: str, simplify: Callable = sympy.expand) -> None:
     """Raise :class:`DerivationError` unless ``x - y`` vanishes coefficient by coefficient."""
-    require_zero(x - y, what, simplify)
+    require_zero(x - y, description, simplify)
 
 
 def odd_part(x: SymbolicMultivector) -> SymbolicMultivector:
@@ -130,7 +133,7 @@ def outer_power(x: SymbolicMultivector, exponent: int) -> SymbolicMultivector:
 def map_matrix(signature: Sequence[int], operator: Callable, grades: Iterable[int]) -> sympy.Matrix:
     """Return the matrix of a linear ``operator`` on the blades of ``grades``, in canonical order.
 
-    Column ``j`` holds the coefficients, restricted to the same blades, of the
+    Column ``j`` contains the coefficients, restricted to the same blades, of the
     operator applied to basis blade ``j``.
     """
     n = len(signature)
@@ -225,8 +228,10 @@ def rational_rotation(n: int, seed: int) -> sympy.Matrix:
 
 
 def reduce_modulo(x: SymbolicMultivector, modulus: sympy.Expr, variable: sympy.Symbol) -> SymbolicMultivector:
-    """Reduce every coefficient of ``x`` modulo a monic polynomial in ``variable``.
+    """Reduce every coefficient of ``x`` modulo a polynomial in ``variable``.
 
+    ``modulus`` must be monic when its coefficients are symbols, so the division
+    stays polynomial; with rational coefficients any leading coefficient works.
     An identity that holds after reduction holds at every root of ``modulus``,
     which is how a statement about each eigenvalue is checked without solving for it.
     """

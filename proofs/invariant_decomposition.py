@@ -89,6 +89,10 @@ roots: coefficients are polynomials in a symbol :math:`\lambda` and are reduced
 modulo :math:`p(\lambda)`, or the arithmetic runs in the field
 :math:`\mathbb{Q}[\lambda]/p(\lambda)`.
 
+0. The parity step, for :math:`k = 2, 3, 4`: with commuting symbols
+   :math:`b_1, \dots, b_k`, :math:`W_m = e_m(b)` and :math:`b_j^2` reduced to
+   :math:`\lambda_j`, the identities :math:`b_i C_i = A_i` and
+   :math:`b_i A_i = \lambda_i C_i` hold for every :math:`i` as polynomial identities.
 1. Characteristic polynomial, fully generic: for a bivector with 15 independent
    symbols (:math:`n = 6`) or fewer, :math:`\det(xI - F) = x^{n-2k} p(x^2)` as a
    polynomial identity in Cl(4,0,0), Cl(3,1,0), Cl(2,2,0), Cl(3,0,1), Cl(5,0,0),
@@ -111,10 +115,12 @@ modulo :math:`p(\lambda)`, or the arithmetic runs in the field
    Cl(7,0,0) and Cl(8,0,0) (:math:`k = 4`).
 4. A planted decomposition: :math:`B = \sum_i \theta_i f_{2i-1} \wedge f_{2i}`
    for a random rational orthogonal basis :math:`f` of Cl(6,0,0) and Cl(4,2,0)
-   and rational :math:`\theta_i`; the formula returns exactly the planted
-   :math:`b_i` for each rational root.
+   and rational :math:`\theta_i`: :math:`W_m` equals the elementary symmetric
+   polynomial of the planted :math:`b_i` in geometric products, and the formula
+   returns exactly the planted :math:`b_i` for each rational root.
 
-Why :math:`n = 6` is not checked fully generically for the simple parts: the
+Why :math:`n = 6` is not checked fully generically in the algebra for the
+simple parts (check 0 covers the algebraic step for any bivector): the
 roots of the cubic :math:`p` in 15 symbols have no usable closed form, and
 exact elimination over the function field :math:`\mathbb{Q}(B)[\lambda]/p`
 grows too large to finish in minutes. The eigenvalue statement (check 1) is
@@ -123,6 +129,7 @@ fully generic there.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from math import comb
 
@@ -193,6 +200,23 @@ def split_parts(powers: list[SymbolicMultivector], eigenvalue) -> tuple[Symbolic
         else:
             c_part = c_part + w * eigenvalue ** ((k - m - 1) // 2)
     return expanded(a_part), expanded(c_part)
+
+
+def check_parity_step(k: int) -> None:
+    """Check b_i C_i = A_i and b_i A_i = lambda_i C_i with commuting symbols b_j, b_j^2 = lambda_j."""
+    parts = sympy.symbols(f"b1:{k + 1}")
+    eigenvalues = sympy.symbols(f"lambda1:{k + 1}")
+    powers = [sympy.Add(*[sympy.Mul(*chosen) for chosen in itertools.combinations(parts, m)]) for m in range(k + 1)]
+    # b_j^2 - lambda_j have coprime leading monomials, so they form a Groebner basis and division reduces fully.
+    relations = [b**2 - eigenvalue for b, eigenvalue in zip(parts, eigenvalues)]
+
+    for i in range(k):
+        a_part = sympy.Add(*[w * eigenvalues[i] ** ((k - m) // 2) for m, w in enumerate(powers) if (k - m) % 2 == 0])
+        c_part = sympy.Add(*[w * eigenvalues[i] ** ((k - m - 1) // 2) for m, w in enumerate(powers) if (k - m) % 2 == 1])
+        for expression, name in ((parts[i] * c_part - a_part, "b C - A"), (parts[i] * a_part - eigenvalues[i] * c_part, "b A - lambda C")):
+            remainder = sympy.reduced(sympy.expand(expression), relations, *parts)[1]
+            require(remainder == 0, f"{name} for b_{i + 1} with k = {k} reduces to {remainder}, not 0")
+    logger.info("b_i C_i = A_i and b_i A_i = lambda_i C_i hold in the commutative algebra for k = %d", k)
 
 
 def check_characteristic_polynomial(bivector: SymbolicMultivector) -> None:
@@ -355,6 +379,15 @@ def check_planted(signature, seed: int = 11) -> None:
     powers = outer_powers(bivector)
     polynomial = eigenvalue_polynomial(powers, lam)
 
+    for m, power in enumerate(powers):
+        symmetric = scalar(signature, 0)
+        for chosen in itertools.combinations(planted, m):
+            product = scalar(signature, 1)
+            for simple in chosen:
+                product = expanded(product * simple)
+            symmetric = symmetric + product
+        require_equal(power, symmetric, f"W_{m} minus the elementary symmetric product of the planted parts in {where}")
+
     for simple in planted:
         eigenvalue = expanded(simple * simple).scalar_part()
         require(polynomial.subs(lam, eigenvalue) == 0, f"lambda = {eigenvalue} is not a root of p in {where}")
@@ -367,6 +400,9 @@ def check_planted(signature, seed: int = 11) -> None:
 
 def main(full: bool = False) -> None:
     """Run every check; ``full`` adds more signatures, up to n = 8. Raise on the first failure."""
+    for k in (2, 3, 4):
+        check_parity_step(k)
+
     characteristic = CHARACTERISTIC_SIGNATURES + (FULL_EXTRA_SIGNATURES if full else [])
     for counts in characteristic:
         signature = signature_of(*counts)

@@ -52,6 +52,11 @@ def test_rotor_log_main():
 # The invariant decomposition's default checks, one test per part so none runs long.
 
 
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_parity_step_commutative(k):
+    invariant_decomposition.check_parity_step(k)
+
+
 @pytest.mark.parametrize("counts", invariant_decomposition.CHARACTERISTIC_SIGNATURES)
 def test_characteristic_polynomial_generic(counts):
     signature = signature_of(*counts)

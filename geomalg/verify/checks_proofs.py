@@ -50,8 +50,17 @@ def _signature(p: int, q: int, r: int) -> tuple[int, ...]:
 
 @register("proofs.exp_simple_bivector", tolerance=TOLERANCE)
 def exp_simple_bivector() -> float:
-    """Closed-form exp of a simple bivector in Cl(3), Cl(1,1), Cl(0,2), Cl(2,1), Cl(2,0,1) and Cl(4)."""
+    """Check the closed-form exp of a simple bivector in Cl(3), Cl(1,1), Cl(0,2), Cl(2,1), Cl(2,0,1) and Cl(4)."""
     _derivation("exp_simple_bivector").main()
+    return 0.0
+
+
+@register("proofs.invariant_decomposition.parity_step", tolerance=TOLERANCE)
+def invariant_parity_step() -> float:
+    """Check b_i C_i = A_i and b_i A_i = lambda_i C_i for commuting symbols, k = 2, 3, 4."""
+    module = _derivation("invariant_decomposition")
+    for k in (2, 3, 4):
+        module.check_parity_step(k)
     return 0.0
 
 
@@ -62,7 +71,7 @@ def exp_simple_bivector() -> float:
     full_signatures=[(2, 2, 0), (4, 1, 0), (4, 0, 1), (6, 0, 0), (3, 3, 0), (5, 0, 1), (7, 0, 0), (8, 0, 0)],
 )
 def invariant_characteristic(p: int, q: int, r: int) -> float:
-    """det(xI - F) = x^(n-2k) p(x^2) for a generic symbolic bivector."""
+    """Check det(xI - F) = x^(n-2k) p(x^2) for a generic symbolic bivector."""
     module = _derivation("invariant_decomposition")
     signature = _signature(p, q, r)
     from proofs._support import generic
@@ -78,7 +87,7 @@ def invariant_characteristic(p: int, q: int, r: int) -> float:
     full_signatures=[(3, 1, 0), (2, 2, 0), (3, 0, 1), (5, 0, 0), (4, 1, 0), (4, 0, 1)],
 )
 def invariant_pair(p: int, q: int, r: int) -> float:
-    """The explicit k = 2 split of a generic symbolic bivector, modulo its eigenvalue polynomial."""
+    """Check the explicit k = 2 split of a generic symbolic bivector, modulo its eigenvalue polynomial."""
     _derivation("invariant_decomposition").check_generic_pair(_signature(p, q, r))
     return 0.0
 
@@ -90,7 +99,7 @@ def invariant_pair(p: int, q: int, r: int) -> float:
     full_signatures=[(3, 3, 0), (5, 0, 1), (7, 0, 0), (8, 0, 0)],
 )
 def invariant_rational(p: int, q: int, r: int) -> float:
-    """The general split b = A C^{-1} of a random rational bivector, exactly over Q[lambda]/p."""
+    """Check the general split b = A C^{-1} of a random rational bivector, exactly over Q[lambda]/p."""
     _derivation("invariant_decomposition").check_rational(_signature(p, q, r))
     return 0.0
 
@@ -102,7 +111,7 @@ def invariant_rational(p: int, q: int, r: int) -> float:
     full_signatures=[(6, 0, 0), (4, 2, 0)],
 )
 def invariant_planted(p: int, q: int, r: int) -> float:
-    """The split recovers planted simple parts with rational eigenvalues exactly."""
+    """Check that the split recovers planted simple parts with rational eigenvalues exactly."""
     _derivation("invariant_decomposition").check_planted(_signature(p, q, r))
     return 0.0
 
@@ -114,7 +123,7 @@ def invariant_planted(p: int, q: int, r: int) -> float:
     full_signatures=[(3, 0, 0), (5, 0, 0), (6, 0, 0), (2, 1, 0), (2, 2, 0), (3, 0, 1)],
 )
 def power_operator(p: int, q: int, r: int) -> float:
-    """(v . B) . B = (A eta)^2 v for a generic symbolic bivector and vector."""
+    """Check (v . B) . B = (A eta)^2 v for a generic symbolic bivector and vector."""
     _derivation("power_iteration").check_operator(_signature(p, q, r))
     return 0.0
 
@@ -126,7 +135,7 @@ def power_operator(p: int, q: int, r: int) -> float:
     full_signatures=[(5, 0, 0), (6, 0, 0), (3, 1, 0), (2, 2, 0)],
 )
 def power_eigenspaces(p: int, q: int, r: int) -> float:
-    """Each plane of a planted decomposition is an eigenspace of the step with eigenvalue b_i^2."""
+    """Check that each plane of a planted decomposition is an eigenspace of the step, with eigenvalue b_i^2."""
     _derivation("power_iteration").check_eigenspaces(_signature(p, q, r))
     return 0.0
 
@@ -138,7 +147,7 @@ def power_eigenspaces(p: int, q: int, r: int) -> float:
     full_signatures=[(2, 1, 0), (4, 0, 0), (3, 1, 0), (3, 0, 1)],
 )
 def sandwich_compound(p: int, q: int, r: int) -> float:
-    """R x R~ is block diagonal by grade with the compound matrices of its vector block."""
+    """Check that R x R~ is block diagonal by grade, with the compound matrices of its vector block as blocks."""
     _derivation("sandwich_compound").check_sandwich(_signature(p, q, r))
     return 0.0
 
@@ -150,13 +159,13 @@ def sandwich_compound(p: int, q: int, r: int) -> float:
     full_signatures=[(2, 1, 0), (3, 1, 0), (3, 0, 1)],
 )
 def double_rotor_parity(p: int, q: int, r: int) -> float:
-    """R x S~ keeps the parity of x for generic even R and S."""
+    """Check that R x S~ keeps the parity of x for generic even R and S."""
     _derivation("double_rotor_parity").check_parity(_signature(p, q, r))
     return 0.0
 
 
 @register("proofs.rotor_log", tolerance=TOLERANCE)
 def rotor_log() -> float:
-    """exp(log R) = R for one-plane rotors of every kind and for two commuting planes."""
+    """Check exp(log R) = R for one-plane rotors of every kind and for two commuting planes."""
     _derivation("rotor_log").main()
     return 0.0
