@@ -87,7 +87,7 @@ class Algebra:
         return blades.blade_grades(self.n)
 
     def grade_slice(self, k: int) -> slice:
-        """Return the slice of the last axis that holds the grade-``k`` coefficients."""
+        """Return the slice of the last axis that contains the grade-``k`` coefficients."""
         return blades.grade_slice(self.n, k)
 
     def __repr__(self) -> str:
