@@ -89,42 +89,43 @@ roots: coefficients are polynomials in a symbol :math:`\lambda` and are reduced
 modulo :math:`p(\lambda)`, or the arithmetic runs in the field
 :math:`\mathbb{Q}[\lambda]/p(\lambda)`.
 
-0. The parity step, for :math:`k = 2, 3, 4`: with commuting symbols
+1. The parity step, for :math:`k = 2, 3, 4`: with commuting symbols
    :math:`b_1, \dots, b_k`, :math:`W_m = e_m(b)` and :math:`b_j^2` reduced to
    :math:`\lambda_j`, the identities :math:`b_i C_i = A_i` and
    :math:`b_i A_i = \lambda_i C_i` hold for every :math:`i` as polynomial identities.
-1. Characteristic polynomial, fully generic: for a bivector with 15 independent
+2. Characteristic polynomial, fully generic: for a bivector with 15 independent
    symbols (:math:`n = 6`) or fewer, :math:`\det(xI - F) = x^{n-2k} p(x^2)` as a
    polynomial identity in Cl(4,0,0), Cl(3,1,0), Cl(2,2,0), Cl(3,0,1), Cl(5,0,0),
    Cl(4,1,0), Cl(4,0,1), Cl(6,0,0), Cl(3,3,0) and Cl(5,0,1). ``main(full=True)``
    adds Cl(7,0,0) and Cl(8,0,0).
-2. :math:`k = 2`, fully generic (Cl(4,0,0), Cl(3,1,0), Cl(2,2,0), Cl(3,0,1),
+3. :math:`k = 2`, fully generic (Cl(4,0,0), Cl(3,1,0), Cl(2,2,0), Cl(3,0,1),
    Cl(5,0,0); ``main(full=True)`` adds Cl(4,1,0) and Cl(4,0,1)): with
-   :math:`b(\lambda)` from the explicit formula, :math:`W_2^2` is a scalar, :math:`b` is a bivector, and modulo
-   :math:`p(\lambda)`: :math:`b \wedge b = 0`, :math:`b^2 = \lambda`,
+   :math:`b(\lambda)` from the explicit formula, :math:`W_2^2` is a scalar,
+   :math:`b` is a bivector, and modulo :math:`p(\lambda)`: :math:`b \wedge b = 0`, :math:`b^2 = \lambda`,
    :math:`b\,B = B\,b`, :math:`b\,C = A`; :math:`b(\lambda_1) + b(\lambda_2) = B`
    and :math:`b(\lambda_1)\, b(\lambda_2) = b(\lambda_2)\, b(\lambda_1)`, with
    :math:`\lambda_2 = \langle B^2 \rangle_0 - \lambda_1`.
-3. :math:`k = 3`, a random bivector with small rational coefficients in
-   Cl(6,0,0), Cl(3,3,0) and Cl(5,0,1): :math:`p` is square-free, :math:`b` is
-   the unique bivector with :math:`b\, C = A`, found by exact elimination over
-   :math:`\mathbb{Q}[\lambda]/p(\lambda)`, and it satisfies :math:`b A = \lambda C`,
+4. :math:`k = 3`, a random bivector with small rational coefficients in
+   Cl(6,0,0), Cl(3,3,0) and Cl(5,0,1): each irreducible factor :math:`f` of
+   :math:`p` over the rationals is square-free, :math:`b` is the unique bivector
+   with :math:`b\, C = A`, found by exact elimination over
+   :math:`\mathbb{Q}[\lambda]/f(\lambda)`, and it satisfies :math:`b A = \lambda C`,
    :math:`b \wedge b = 0`, :math:`b^2 = \lambda`, :math:`b(\lambda)\, b(\mu) =
    b(\mu)\, b(\lambda)` for any two roots :math:`\lambda, \mu`, and
    :math:`\sum_i b(\lambda_i) = B` (the field trace). ``main(full=True)`` adds
    Cl(7,0,0) and Cl(8,0,0) (:math:`k = 4`).
-4. A planted decomposition: :math:`B = \sum_i \theta_i f_{2i-1} \wedge f_{2i}`
+5. A planted decomposition: :math:`B = \sum_i \theta_i f_{2i-1} \wedge f_{2i}`
    for a random rational orthogonal basis :math:`f` of Cl(6,0,0) and Cl(4,2,0)
    and rational :math:`\theta_i`: :math:`W_m` equals the elementary symmetric
    polynomial of the planted :math:`b_i` in geometric products, and the formula
    returns exactly the planted :math:`b_i` for each rational root.
 
-Why :math:`n = 6` is not checked fully generically in the algebra for the
-simple parts (check 0 covers the algebraic step for any bivector): the
-roots of the cubic :math:`p` in 15 symbols have no usable closed form, and
-exact elimination over the function field :math:`\mathbb{Q}(B)[\lambda]/p`
-grows too large to finish in minutes. The eigenvalue statement (check 1) is
-fully generic there.
+For :math:`n = 6` the simple parts are not checked on a bivector with 15 free
+symbols, only on rational ones (checks 4 and 5). Check 1 covers the algebraic
+step for any bivector, and the eigenvalue statement (check 2) is fully generic
+there. The roots of the cubic :math:`p` have no usable closed form, and the
+elimination of check 4 would run over rational functions in 15 symbols; that
+it would not finish in minutes is an estimate, not a measurement.
 """
 
 from __future__ import annotations

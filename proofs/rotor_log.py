@@ -30,8 +30,8 @@ With :math:`u = \tan(\phi/2)` and :math:`y > 0`, the half-angle identity
 turns this into :math:`2 \arctan(u) = \phi`. So :math:`\log(\exp(b)) = b`
 exactly when :math:`0 < |\phi| < \pi`. For :math:`|\phi| > \pi` the logarithm
 returns the equivalent bivector of angle :math:`\phi \mp 2\pi`. The sandwich
-:math:`R x \tilde R` rotates by :math:`2\phi`, so this range is every rotation
-angle in :math:`(-2\pi, 2\pi)` once the sign of :math:`R` is fixed.
+:math:`R x \tilde R` rotates by :math:`2\phi`, and :math:`R` and :math:`-R` give
+the same rotation, so every rotation of the plane has a rotor in this range.
 
 The same construction covers the other two kinds of simple bivector:
 a boost (:math:`B^2 = \lVert B \rVert^2 > 0`, :math:`s > 0`) has
@@ -52,7 +52,8 @@ In four or more dimensions a rotor can turn two orthogonal planes at once:
 The bivector part :math:`\langle R \rangle_2` has the invariant decomposition
 :math:`\beta_1 = c_2 s_1 \hat b_1`, :math:`\beta_2 = c_1 s_2 \hat b_2`, computed from
 :math:`\langle R \rangle_2` alone by the :math:`k = 2` formula of the invariant
-decomposition page. When both :math:`c_i > 0` (each :math:`|\phi_i| < \pi/2`),
+decomposition page. When both :math:`c_i > 0` (each :math:`|\phi_i| < \pi/2`, so
+each plane turns by an angle :math:`2\phi_i` in :math:`(-\pi, \pi)`),
 
 .. math::
 
