@@ -61,12 +61,6 @@ def vector(signature: Sequence[int], components: Sequence) -> SymbolicMultivecto
     return SymbolicMultivector(signature, coefficients)
 
 
-def vector_components(x: SymbolicMultivector) -> list:
-    """Return the n grade-1 coefficients of ``x``."""
-    part = blades.grade_slice(x.n, 1)
-    return x.coefficients[part.start : part.stop]
-
-
 def scalar(signature: Sequence[int], value) -> SymbolicMultivector:
     """Return ``value`` as a multivector of grade 0."""
     return SymbolicMultivector.blade(signature, 0, value)
@@ -119,14 +113,6 @@ def power(x: SymbolicMultivector, exponent: int) -> SymbolicMultivector:
     result = scalar(x.signature, 1)
     for _ in range(exponent):
         result = expanded(result * x)
-    return result
-
-
-def outer_power(x: SymbolicMultivector, exponent: int) -> SymbolicMultivector:
-    """Return the outer-product power ``x ^ x ^ ... ^ x`` with ``exponent`` factors."""
-    result = scalar(x.signature, 1)
-    for _ in range(exponent):
-        result = expanded(result ^ x)
     return result
 
 

@@ -84,14 +84,12 @@ from proofs._support import (
     expanded,
     generic,
     label,
-    map_matrix,
     orthogonal_basis,
     require,
     require_equal,
     require_zero,
     signature_of,
     vector,
-    vector_components,
 )
 
 logger = logging.getLogger(__name__)

@@ -63,7 +63,6 @@ For each, as exact polynomial identities:
 from __future__ import annotations
 
 import logging
-from math import comb
 
 import sympy
 
