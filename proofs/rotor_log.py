@@ -82,7 +82,13 @@ What the script checks
    and, with 60-digit arithmetic at :math:`\phi = j\pi/24`, that the logarithm
    returns :math:`\phi` for :math:`0 < |j| < 24` and :math:`\phi \mp 2\pi` for
    :math:`24 < |j| < 48`, to within :math:`10^{-50}`.
-4. Two planes in Cl(4,0,0) and Cl(5,0,0): for five random draws of a rational
+4. Two planes in Cl(4,0,0), symbolic: :math:`R = (c_1 + s_1 e_{12})(c_2 + s_2 e_{34})`
+   with symbols :math:`c_i > 0` and :math:`s_i` of each sign (not normalized):
+   the roots :math:`-(c_2 s_1)^2, -(c_1 s_2)^2` of the eigenvalue polynomial give
+   the simple parts :math:`c_2 s_1 e_{12}` and :math:`c_1 s_2 e_{34}`,
+   :math:`\log R = \arctan(s_1/c_1)\, e_{12} + \arctan(s_2/c_2)\, e_{34}`, and
+   :math:`\exp(\log R) = R / \sqrt{R \tilde R}`.
+5. Two planes in Cl(4,0,0) and Cl(5,0,0): for five random draws of a rational
    orthonormal frame (Cayley transform) and of rational :math:`(c_i, s_i)` on the
    unit circle with :math:`c_i > 0` and :math:`|s_1| \ne |s_2|`, exactly:
    the decomposition of :math:`\langle R \rangle_2` returns
@@ -222,23 +228,62 @@ def circle_point(generator: random.Random) -> tuple[sympy.Rational, sympy.Ration
     return (1 - u**2) / (1 + u**2), 2 * u / (1 + u**2)
 
 
-def two_plane_log(rotor: SymbolicMultivector) -> tuple[SymbolicMultivector, list[SymbolicMultivector]]:
-    """Return log R and the two simple parts of <R>_2, for a rational two-plane rotor in n = 4 or 5."""
+def two_plane_log(rotor: SymbolicMultivector, eigenvalues=None) -> tuple[SymbolicMultivector, list[SymbolicMultivector]]:
+    """Return log R and the two simple parts of <R>_2, for a two-plane rotor in n = 4 or 5.
+
+    ``eigenvalues`` are the two roots of the eigenvalue polynomial of <R>_2; they
+    are checked to be roots. By default they are solved for, which suits
+    rational rotors. The formula assumes <R>_0 > 0.
+    """
     signature = rotor.signature
     bivector = rotor.grade(2)
     powers = outer_powers(bivector)
     lam = sympy.Symbol("lambda")
     polynomial = eigenvalue_polynomial(powers, lam)
     trace = bivector.scalar_product(bivector)
+    if eigenvalues is None:
+        eigenvalues = sympy.roots(polynomial, lam, multiple=True)
+    for eigenvalue in eigenvalues:
+        require(sympy.expand(polynomial.subs(lam, eigenvalue)) == 0, f"{eigenvalue} is not a root of {polynomial}")
 
     parts = []
     logarithm = scalar(signature, 0)
-    for eigenvalue in sympy.roots(polynomial, lam, multiple=True):
-        part = expanded(bivector * (scalar(signature, eigenvalue) - powers[2]) / (2 * eigenvalue - trace))
-        norm = sympy.sqrt(-eigenvalue)
+    for eigenvalue in eigenvalues:
+        part = (bivector * (scalar(signature, eigenvalue) - powers[2]) / (2 * eigenvalue - trace)).applyfunc(sympy.factor)
+        norm = sympy.sqrt(-sympy.factor(expanded(part * part).scalar_part()))
         parts.append(part)
         logarithm = logarithm + part * (sympy.atan2(norm, rotor.scalar_part()) / norm)
     return logarithm, parts
+
+
+def check_two_planes_symbolic() -> None:
+    """Check log and exp for R = (c1 + s1 e12)(c2 + s2 e34) with symbolic c_i > 0 and s_i of either sign."""
+    signature = signature_of(4, 0, 0)
+    units = [SymbolicMultivector.blade(signature, 0b0011), SymbolicMultivector.blade(signature, 0b1100)]
+    c1, c2, a1, a2 = sympy.symbols("c1 c2 a1 a2", positive=True)
+
+    for sign1, sign2 in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+        s1 = sign1 * a1
+        s2 = sign2 * a2
+        where = f"{label(signature)} with signs ({sign1}, {sign2})"
+        rotor = expanded((scalar(signature, c1) + units[0] * s1) * (scalar(signature, c2) + units[1] * s2))
+
+        logarithm, parts = two_plane_log(rotor, [-((c2 * s1) ** 2), -((c1 * s2) ** 2)])
+        require_equal(parts[0], units[0] * (c2 * s1), f"first simple part of <R>_2 in {where}")
+        require_equal(parts[1], units[1] * (c1 * s2), f"second simple part of <R>_2 in {where}")
+
+        planted = units[0] * sympy.atan(s1 / c1) + units[1] * sympy.atan(s2 / c2)
+        require_equal(logarithm, planted, f"log R - (phi_1 e12 + phi_2 e34) in {where}")
+
+        exponential = scalar(signature, 1)
+        for part in parts:
+            norm = sympy.sqrt(-sympy.factor(expanded(part * part).scalar_part()))
+            angle = sympy.atan2(norm, rotor.scalar_part())
+            exponential = expanded(exponential * unit_exponential(part / norm, -1, angle))
+        # Factoring R R~ = (c1^2 + s1^2)(c2^2 + s2^2) lets SymPy split the square root.
+        norm = sympy.sqrt(sympy.factor(expanded(rotor * rotor.reverse()).scalar_part()))
+        require_equal(exponential, rotor / norm, f"exp(log R) - R / |R| in {where}", sympy.simplify)
+    logger.info("log and exp agree for symbolic two-plane rotors in %s", label(signature))
 
 
 def check_two_planes(counts, seed: int) -> None:
@@ -281,6 +326,7 @@ def main() -> None:
     """Run every check; raise :class:`~proofs._support.DerivationError` on the first failure."""
     check_single_plane()
     check_angle_range()
+    check_two_planes_symbolic()
     for counts in ((4, 0, 0), (5, 0, 0)):
         for draw in range(DRAWS):
             check_two_planes(counts, seed=100 + draw)
