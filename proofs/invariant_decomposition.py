@@ -113,7 +113,8 @@ modulo :math:`p(\lambda)`, or the arithmetic runs in the field
    :math:`b \wedge b = 0`, :math:`b^2 = \lambda`, :math:`b(\lambda)\, b(\mu) =
    b(\mu)\, b(\lambda)` for any two roots :math:`\lambda, \mu`, and
    :math:`\sum_i b(\lambda_i) = B` (the field trace). ``main(full=True)`` adds
-   Cl(7,0,0) and Cl(8,0,0) (:math:`k = 4`).
+   Cl(7,0,0) and Cl(8,0,0) (:math:`k = 4`) and runs three random bivectors per
+   signature instead of one.
 5. A planted decomposition: :math:`B = \sum_i \theta_i f_{2i-1} \wedge f_{2i}`
    for a random rational orthogonal basis :math:`f` of Cl(6,0,0) and Cl(4,2,0)
    and rational :math:`\theta_i`: :math:`W_m` equals the elementary symmetric
@@ -171,6 +172,8 @@ FULL_GENERIC_PAIR_SIGNATURES = [(4, 1, 0), (4, 0, 1)]
 RATIONAL_SIGNATURES = [(6, 0, 0), (3, 3, 0), (5, 0, 1)]
 PLANTED_SIGNATURES = [(6, 0, 0), (4, 2, 0)]
 FULL_EXTRA_SIGNATURES = [(7, 0, 0), (8, 0, 0)]
+RATIONAL_SEEDS = (7,)
+FULL_RATIONAL_SEEDS = (7, 8, 9)
 
 
 def outer_powers(bivector: SymbolicMultivector) -> list[SymbolicMultivector]:
@@ -413,8 +416,10 @@ def main(full: bool = False) -> None:
     for counts in GENERIC_PAIR_SIGNATURES + (FULL_GENERIC_PAIR_SIGNATURES if full else []):
         check_generic_pair(signature_of(*counts))
 
+    seeds = FULL_RATIONAL_SEEDS if full else RATIONAL_SEEDS
     for counts in RATIONAL_SIGNATURES + (FULL_EXTRA_SIGNATURES if full else []):
-        check_rational(signature_of(*counts))
+        for seed in seeds:
+            check_rational(signature_of(*counts), seed)
 
     for counts in PLANTED_SIGNATURES:
         check_planted(signature_of(*counts))
