@@ -15,6 +15,16 @@ from geomalg.experiments.llm.tiny import synthetic_documents, tiny_model, tiny_t
 TOLERANCE = 1e-4
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # Tiny matrices gain nothing from threads, and on a busy machine thread
+    # hand-offs dominate their cost.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def documents():
     return synthetic_documents(20)
@@ -129,7 +139,7 @@ def test_accuracy_counts_argmax_hits(loaded):
         choices = (" near the coast.", " after a long war.", " beside a lake.")
         scores = _reference_choice_scores(loaded, MultipleChoiceItem(context, choices, 0))
         best = max(range(3), key=scores.__getitem__)
-        # Two items whose answer is the model's favourite, one whose answer is not.
+        # The first two items mark the model's top choice as right, the third does not.
         answer = best if context != contexts[2] else (best + 1) % 3
         items.append(MultipleChoiceItem(context, choices, answer))
     result = multiple_choice_accuracy(loaded.model, loaded.tokenizer, items, progress=False)

@@ -144,7 +144,7 @@ def test_o_proj_refit_is_recorded(tmp_path, loaded, corpus):
 def test_existing_results_are_not_overwritten(finished, loaded, corpus):
     tmp_path, _ = finished
     stamp = (tmp_path / "out" / "results.json").read_text()
-    with pytest.raises(ResultsExistError, match="pass --resume to continue it, --overwrite"):
+    with pytest.raises(ResultsExistError, match="already contains a run; pass --resume to continue it, --overwrite"):
         _run(tmp_path, loaded, corpus)
     assert (tmp_path / "out" / "results.json").read_text() == stamp
 

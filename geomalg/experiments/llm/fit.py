@@ -28,7 +28,7 @@ class FitSettings:
 
     epochs: int = 30
     batch_size: int = 256
-    learning_rate: float = 3e-3
+    learning_rate: float = 1e-2
     weight_decay: float = 0.0
     warmup_fraction: float = 0.05
     seed: int = 0
@@ -90,7 +90,7 @@ def fit_replacement(
     .. math:: \min_\theta \frac{1}{N m} \sum_i \lVert f_\theta(x_i) - y_i \rVert^2
 
     The bias, when the module has one of shape ``(m,)``, starts at the mean
-    target.  After the last epoch the module holds the parameters of the
+    target.  After the last epoch the module gets back the parameters of the
     epoch with the lowest validation MSE, so selection uses validation data only.
 
     Parameters

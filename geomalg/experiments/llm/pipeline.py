@@ -1,10 +1,10 @@
 """The experiment: replace q/k/v projections layer by layer, then measure the cost.
 
 For each method and each chosen layer in order, the inputs and outputs of
-the layer's q/k/v projections are captured on training text (with the
-method's replacements already installed in earlier layers), each projection
-is replaced by a structured layer fitted by MSE, and optionally ``o_proj`` is
-refitted.  The modified model is then evaluated on test text.  Captures,
+the layer's q/k/v projections are captured on training text.  The method's
+replacements are already installed in the earlier layers at that point.
+Each projection is then replaced by a structured layer fitted by MSE, and
+optionally ``o_proj`` is refitted.  The modified model is then evaluated on test text.  Captures,
 fitted replacements and result rows are cached under the output folder.
 """
 
@@ -349,7 +349,7 @@ def run_experiment(
     out : str or Path
         Output folder for reports, result rows and the cache.
     resume, overwrite : bool
-        How to treat a folder that already holds a run; see
+        How to treat a folder that already contains a run; see
         :func:`~geomalg.experiments.llm.storage.prepare_output_folder`.
     progress : bool
         Show tqdm bars.

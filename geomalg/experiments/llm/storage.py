@@ -31,13 +31,13 @@ RESULT_FILES = ("results.md", "results.csv", "results.json", "llm_delta_log_ppl.
 
 
 class ResultsExistError(FileExistsError):
-    """The output folder holds results of an earlier run and neither resume nor overwrite was requested."""
+    """The output folder contains an earlier run, and neither resume nor overwrite was requested."""
 
 
 def _atomic_write(path: Path, write) -> None:
-    # Writing to a temporary file in the same folder and renaming it over the
-    # target means a reader, or a resumed run, sees the old file or the
-    # complete new one, never a partial write.
+    # The data goes to a temporary file in the same folder, which is then
+    # renamed over the target. A reader, or a resumed run, therefore finds
+    # the old file or the complete new one, never a partial write.
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -127,7 +127,7 @@ def prepare_output_folder(out: str | Path, settings: dict, resume: bool, overwri
 
     if stored is not None and not (resume or overwrite):
         raise ResultsExistError(
-            f"output folder {str(folder)!r} already holds a run; pass --resume to continue it, "
+            f"output folder {str(folder)!r} already contains a run; pass --resume to continue it, "
             "--overwrite to replace its results, or choose another --out"
         )
     if stored is not None and resume and stored != settings:
