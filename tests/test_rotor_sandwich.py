@@ -75,15 +75,23 @@ def test_grade_blocks_are_compounds(rng):
     bivector = torch.from_numpy(random_bivector(rng, 5))
     operator = sandwich_operator(bivector, (1,) * 5)
     rotation = vector_rotation(bivector, (1,) * 5)
-    assert isinstance(operator, GradeBlockOperator)
-    assert [block.shape[-1] for block in operator.blocks] == [math.comb(5, k) for k in range(6)]
-    assert (operator.blocks[1] - rotation).abs().max() < 1e-14
-    assert abs(operator.blocks[5][0, 0] - torch.linalg.det(rotation)) < 1e-12
-    minor = torch.linalg.det(rotation[[0, 2]][:, [1, 3]])
+    dense = operator.to_dense()
     pairs = list(itertools.combinations(range(5), 2))
     index_02 = pairs.index((0, 2))
     index_13 = pairs.index((1, 3))
+    minor = torch.linalg.det(rotation[[0, 2]][:, [1, 3]])
+    assert isinstance(operator, GradeBlockOperator)
+    assert [block.shape[-1] for block in operator.blocks] == [1, 5, 10]
+    assert (operator.blocks[1] - rotation).abs().max() < 1e-14
     assert abs(operator.blocks[2][index_02, index_13] - minor) < 1e-12
+    assert abs(dense[31, 31] - torch.linalg.det(rotation)) < 1e-12
+
+
+def test_grade_blocks_null_signature_keep_all_grades(rng):
+    signature = (0, 1, 1, 1)
+    operator = sandwich_operator(torch.from_numpy(random_bivector(rng, 4)), signature)
+    assert len(operator.blocks) == 5
+    assert operator.pairing is None
 
 
 def test_parity_blocks_match_dense(rng):

@@ -1,8 +1,8 @@
 """Rotor math: invariant decomposition, exponential and logarithm, sandwich operators.
 
-Bivectors are arrays of shape ``(..., C(n, 2))`` holding the coefficients of
-``e_ij`` (``i < j``) in lexicographic order, the grade-2 block of a full
-multivector; rotors and other multivectors have shape ``(..., 2**n)`` in
+Bivectors are arrays of shape ``(..., C(n, 2))`` with the coefficients of
+``e_ij`` (``i < j``) in lexicographic order, which is the grade-2 block of a
+full multivector. Rotors and other multivectors have shape ``(..., 2**n)`` in
 canonical blade order. Every function takes the algebra as ``signature``, the
 tuple of basis-vector squares of :func:`geomalg.blades.signature_vector`.
 """

@@ -59,7 +59,7 @@ def to_working(value: Any, name: str) -> tuple[torch.Tensor, InputKind]:
 
 
 def check_bivector(bivector: torch.Tensor, n: int, name: str = "bivector") -> None:
-    """Check that the last axis holds C(n, 2) coefficients.
+    """Check that the last axis has C(n, 2) coefficients.
 
     Raises
     ------
@@ -75,7 +75,7 @@ def check_bivector(bivector: torch.Tensor, n: int, name: str = "bivector") -> No
 
 
 def check_multivector(value: torch.Tensor, n: int, name: str) -> None:
-    """Check that the last axis holds 2**n coefficients.
+    """Check that the last axis has 2**n coefficients.
 
     Raises
     ------

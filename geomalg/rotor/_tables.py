@@ -239,7 +239,12 @@ def multiplication_gather(signature: tuple[int, ...], side: str, parity: int | N
     n = len(signature)
     bitmaps = blades.blade_bitmaps(n)
     layout = parity_layout(n)
-    selected = np.arange(1 << n) if parity is None else (layout.even if parity == 0 else layout.odd)
+    if parity is None:
+        selected = np.arange(1 << n)
+    elif parity == 0:
+        selected = layout.even
+    else:
+        selected = layout.odd
     output = bitmaps[selected][:, None]
     source = bitmaps[selected][None, :]
     multiplier = output ^ source
@@ -252,6 +257,58 @@ def multiplication_gather(signature: tuple[int, ...], side: str, parity: int | N
 
 
 _TORCH_TABLES: dict[tuple[int, str, torch.dtype], tuple[np.ndarray, torch.Tensor]] = {}
+
+
+@dataclass(frozen=True)
+class DualPairing:
+    """Layout that lets grade ``k`` and grade ``n - k`` share one compound block.
+
+    Right multiplication by the pseudoscalar ``I`` maps grade ``k`` onto grade
+    ``n - k``: ``e_B I = s_B e_{B^c}`` with ``s_B`` = +1 or -1 when no vector
+    squares to 0. A sandwich with an even rotor commutes with it, so grade
+    ``n - k`` is transformed by the grade-``k`` block after this change of
+    basis. ``x[..., permutation] * sign`` lists, for each ``k < n / 2``, the
+    grade-``k`` coefficients followed by the grade-``k`` coefficients of
+    ``x_{n-k} I^{-1}``, then grade ``n / 2`` when n is even. ``segments`` gives
+    ``(grade, offset, copies)`` for each run; ``inverse`` undoes the permutation.
+    """
+
+    permutation: np.ndarray
+    sign: np.ndarray
+    inverse: np.ndarray
+    segments: tuple[tuple[int, int, int], ...]
+
+
+@functools.lru_cache(maxsize=None)
+def dual_pairing(signature: tuple[int, ...]) -> DualPairing | None:
+    """Return the :class:`DualPairing` of a signature, or ``None`` when a basis vector is null."""
+    if 0 in signature:
+        return None
+    n = len(signature)
+    full = (1 << n) - 1
+    bitmaps = blades.blade_bitmaps(n)
+    to_index = blades.bitmap_to_index(n)
+    permutation, sign, segments = [], [], []
+    for k in range(n // 2 + 1):
+        if 2 * k > n:
+            break
+        grade = blades.grade_slice(n, k)
+        own = np.arange(grade.start, grade.stop)
+        copies = 1 if 2 * k == n else 2
+        segments.append((k, len(permutation), copies))
+        permutation.extend(own)
+        sign.extend([1.0] * len(own))
+        if copies == 2:
+            complement = full ^ bitmaps[own]
+            permutation.extend(to_index[complement])
+            sign.extend(blades.blade_product_sign(bitmaps[own], np.full(len(own), full), signature).astype(float))
+    permutation_array = np.array(permutation, dtype=np.int64)
+    return DualPairing(
+        permutation=permutation_array,
+        sign=np.array(sign),
+        inverse=np.argsort(permutation_array).astype(np.int64),
+        segments=tuple(segments),
+    )
 
 
 def as_torch(array: np.ndarray, like: torch.Tensor, integer: bool = False) -> torch.Tensor:

@@ -15,7 +15,7 @@ Two methods find the planes:
 ``"eigh"``
     ``torch.linalg.eigh`` of :math:`iA`. Repeated angles (isoclinic bivectors
     such as :math:`e_{12} + e_{34}`) give an eigenspace whose eigenvector basis
-    is not unique; any orthonormal basis of it still splits into invariant
+    is not unique. Any orthonormal basis of it still splits into invariant
     planes, so the components are valid although not unique.
 ``"power"``
     A fixed number of power iterations :math:`v \leftarrow -A^2 v` per plane,
@@ -51,7 +51,7 @@ class Planes:
 
     ``angle`` has shape ``(..., k)``; ``u`` and ``v`` have shape ``(..., k, n)``
     and are orthonormal with :math:`A u = \theta v`, so the simple component of
-    plane ``m`` is :math:`\theta_m\, v_m \wedge u_m`. ``state`` holds the power
+    plane ``m`` is :math:`\theta_m\, v_m \wedge u_m`. ``state`` contains the power
     iteration vectors ``(..., k, n)`` for a warm start, or ``None``.
     """
 

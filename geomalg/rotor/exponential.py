@@ -194,7 +194,7 @@ def bivector_exp(
 
     Notes
     -----
-    :math:`R \tilde R = 1` holds to round-off in every signature. The gradient
+    :math:`R \tilde R = 1` is satisfied to round-off in every signature. The gradient
     with respect to ``B`` is the exact derivative of the exponential map
     (see the module documentation), so it is finite everywhere; it is
     first-order only.

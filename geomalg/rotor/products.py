@@ -22,11 +22,26 @@ def _apply_gather(table: BladeGather, weights: torch.Tensor, values: torch.Tenso
     index = as_torch(table.index, values, integer=True)
     sign = as_torch(table.sign, values)
     generators, width = index.shape
+
+    if weights.ndim == 1:
+        # One multiplier for the whole batch: fold it into the sign table once.
+        coefficients = weights[:, None] * sign
+        rows = max(1, MAX_GATHER_ELEMENTS // (generators * width))
+        flat_values = values.reshape(-1, width)
+        if flat_values.shape[0] == 0:
+            return values.new_zeros(values.shape)
+        pieces = [
+            (gather_last(flat_values[start : start + rows], index) * coefficients).sum(dim=-2)
+            for start in range(0, flat_values.shape[0], rows)
+        ]
+        return torch.cat(pieces, dim=0).reshape(values.shape)
+
     shape = torch.broadcast_shapes(weights.shape[:-1], values.shape[:-1])
     weights = weights.expand(shape + (generators,))
     values = values.expand(shape + (width,))
     flat_weights = weights.reshape(-1, generators)
     flat_values = values.reshape(-1, width)
+
     rows = max(1, MAX_GATHER_ELEMENTS // (generators * width))
     pieces = []
     for start in range(0, flat_values.shape[0], rows):

@@ -13,8 +13,8 @@ compute the same map:
 ``"structured"``
     Never forms the operator. In signatures whose vectors all square to +1 or
     all to -1 it applies each simple factor :math:`\cos\theta + \sin\theta\,vu`
-    as two products with vectors, ``O(n**2 2**n)`` work per multivector; in other
-    signatures it sums a scaled Taylor series of products with ``B``.
+    as two products with vectors, so a multivector costs ``O(n**2 2**n)`` work.
+    In other signatures it sums a scaled Taylor series of products with ``B``.
 ``"dense"``
     The full ``2**n x 2**n`` matrix, built as left-multiplication by ``R``
     times right-multiplication by :math:`\tilde S`; the reference.
@@ -36,7 +36,9 @@ from geomalg.rotor._inputs import check_bivector, check_multivector, to_working
 from geomalg.rotor._tables import (
     as_torch,
     bivector_gather,
+    DualPairing,
     compound_steps,
+    dual_pairing,
     gather_last,
     gather_last_two,
     ParityLayout,
@@ -62,21 +64,23 @@ def vector_rotation(bivector: torch.Tensor, signature: tuple[int, ...]) -> torch
     r"""Return ``L`` with :math:`R e_i \tilde R = \sum_j L_{ji} e_j` for :math:`R = \exp(B)`, shape ``(..., n, n)``.
 
     :math:`\mathrm{Ad}_{\exp B} = \exp(\mathrm{ad}_B)`, so ``L`` is the matrix
-    exponential of :func:`vector_map`; it needs no decomposition and holds in
-    every signature, null vectors included.
+    exponential of :func:`vector_map`. It needs no decomposition and is valid
+    in every signature, null vectors included.
     """
     return torch.linalg.matrix_exp(vector_map(bivector, signature))
 
 
-def compound_blocks(rotation: torch.Tensor) -> list[torch.Tensor]:
-    """Return the compound matrices of ``rotation`` for grades 0..n, block ``k`` of shape ``(..., C(n,k), C(n,k))``.
+def compound_blocks(rotation: torch.Tensor, max_grade: int | None = None) -> list[torch.Tensor]:
+    """Return the compound matrices of ``rotation`` for grades 0..max_grade (default n).
 
-    Entry ``(I, J)`` of block ``k`` is the minor ``det(L[I, J])`` for sorted
-    index sets, built grade by grade with a Laplace expansion along the first row.
+    Block ``k`` has shape ``(..., C(n,k), C(n,k))``. Entry ``(I, J)`` is the minor
+    ``det(L[I, J])`` for sorted index sets, built grade by grade with a Laplace
+    expansion along the first row.
     """
     n = rotation.shape[-1]
-    blocks = [rotation.new_ones(rotation.shape[:-2] + (1, 1)), rotation]
-    for step in compound_steps(n):
+    top = n if max_grade is None else max_grade
+    blocks = [rotation.new_ones(rotation.shape[:-2] + (1, 1)), rotation][: top + 1]
+    for step in compound_steps(n)[: max(0, top - 1)]:
         previous = blocks[-1]
         row_first = as_torch(step.row_first, rotation, integer=True)[:, None, None]
         row_rest = as_torch(step.row_rest, rotation, integer=True)[:, None, None]
@@ -89,35 +93,60 @@ def compound_blocks(rotation: torch.Tensor) -> list[torch.Tensor]:
     return blocks
 
 
-def _apply_matrix(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Return ``matrix @ x`` over the last axis, broadcasting leading axes."""
+def _apply_matrix(matrix: torch.Tensor, x: torch.Tensor, shared_rows: bool = False) -> torch.Tensor:
+    """Return ``matrix @ x`` over the last axis, broadcasting leading axes.
+
+    With ``shared_rows``, the axis before the last of ``x`` lists rows that all
+    use the same matrix, as the paired grades of :class:`GradeBlockOperator` do.
+    """
     if matrix.ndim == 2:
         return x @ matrix.transpose(-1, -2)
+    if shared_rows:
+        return torch.einsum("...ij,...tj->...ti", matrix, x)
     return torch.einsum("...ij,...j->...i", matrix, x)
 
 
 @dataclass(frozen=True)
 class GradeBlockOperator:
-    """Single-rotor sandwich as one block per grade; ``blocks[k]`` has shape ``(..., C(n,k), C(n,k))``."""
+    """Single-rotor sandwich as compound blocks; ``blocks[k]`` has shape ``(..., C(n,k), C(n,k))``.
 
+    With a ``pairing`` (signatures without null vectors), ``blocks`` stops at
+    grade ``n // 2`` and grade ``n - k`` reuses block ``k`` through the
+    pseudoscalar, which halves the build work and the memory the apply reads.
+    Without one, ``blocks`` has all ``n + 1`` grades.
+    """
+
+    n: int
     blocks: tuple[torch.Tensor, ...]
-
-    @property
-    def n(self) -> int:
-        """Number of basis vectors."""
-        return len(self.blocks) - 1
+    pairing: DualPairing | None = None
 
     def apply(self, x: torch.Tensor) -> torch.Tensor:
         """Return the operator applied to ``x`` of shape ``(..., 2**n)``."""
+        if self.pairing is None:
+            parts = []
+            for grade, block in enumerate(self.blocks):
+                part = x[..., blades.grade_slice(self.n, grade)]
+                parts.append(_apply_matrix(block, part))
+            return torch.cat(_broadcast_leading(parts), dim=-1)
+
+        sign = as_torch(self.pairing.sign, x)
+        paired = x.index_select(-1, as_torch(self.pairing.permutation, x, integer=True)) * sign
         parts = []
-        for grade, block in enumerate(self.blocks):
-            part = x[..., blades.grade_slice(self.n, grade)]
-            parts.append(_apply_matrix(block, part))
-        return torch.cat(_broadcast_leading(parts), dim=-1)
+        for grade, offset, copies in self.pairing.segments:
+            size = self.blocks[grade].shape[-1]
+            rows = paired[..., offset : offset + copies * size].unflatten(-1, (copies, size))
+            parts.append(_apply_matrix(self.blocks[grade], rows, shared_rows=True).flatten(-2))
+        joined = torch.cat(_broadcast_leading(parts), dim=-1) * sign
+        return joined.index_select(-1, as_torch(self.pairing.inverse, x, integer=True))
 
     def to_dense(self) -> torch.Tensor:
-        """Return the block-diagonal ``(..., 2**n, 2**n)`` matrix."""
-        return _block_diagonal(list(self.blocks))
+        """Return the ``(..., 2**n, 2**n)`` matrix (block-diagonal by grade)."""
+        if self.pairing is None:
+            return _block_diagonal(list(self.blocks))
+        batch = torch.broadcast_shapes(*(block.shape[:-2] for block in self.blocks))
+        identity = torch.eye(1 << self.n, dtype=self.blocks[0].dtype, device=self.blocks[0].device)
+        columns = self.apply(identity.reshape((1 << self.n,) + (1,) * len(batch) + (1 << self.n,)))
+        return columns.movedim(0, -1)
 
 
 @dataclass(frozen=True)
@@ -190,7 +219,11 @@ def multiplication_matrix(multiplier: torch.Tensor, signature: tuple[int, ...], 
 
 def grade_block_operator(bivector: torch.Tensor, signature: tuple[int, ...]) -> GradeBlockOperator:
     """Build the single-rotor operator from the compounds of the vector rotation."""
-    return GradeBlockOperator(tuple(compound_blocks(vector_rotation(bivector, signature))))
+    n = len(signature)
+    pairing = dual_pairing(signature)
+    max_grade = n if pairing is None else n // 2
+    blocks = compound_blocks(vector_rotation(bivector, signature), max_grade)
+    return GradeBlockOperator(n=n, blocks=tuple(blocks), pairing=pairing)
 
 
 def parity_block_operator(
