@@ -10,6 +10,8 @@ from geomalg.experiments.llm.metrics import (encode, log_perplexity, multiple_ch
 from geomalg.experiments.llm.tasks import MultipleChoiceItem
 from geomalg.experiments.llm.tiny import synthetic_documents, tiny_model, tiny_tokenizer
 
+pytest.importorskip("transformers", reason="the LM experiment needs transformers")
+
 # Per-token log-probabilities from a batched, logits_to_keep forward pass and
 # from a plain full forward pass agree to float32 rounding.
 TOLERANCE = 1e-4

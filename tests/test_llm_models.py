@@ -15,6 +15,8 @@ from geomalg.experiments.llm.models import attention_projections, load_model, pa
 from geomalg.experiments.llm.storage import atomic_write_text, cache_key, prepare_output_folder
 from geomalg.experiments.llm.tiny import save_tiny_model, synthetic_documents, tiny_model, tiny_tokenizer
 
+pytest.importorskip("transformers", reason="the LM experiment needs transformers")
+
 
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():

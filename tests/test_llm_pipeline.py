@@ -19,6 +19,8 @@ from geomalg.experiments.llm.storage import ResultsExistError
 from geomalg.experiments.llm.text import split_documents
 from geomalg.experiments.llm.tiny import synthetic_documents, tiny_model, tiny_tokenizer
 
+pytest.importorskip("transformers", reason="the LM experiment needs transformers")
+
 
 class _LowRank(nn.Module):
     """A rank-2 layer independent of geomalg.nn, so these tests do not depend on it."""
