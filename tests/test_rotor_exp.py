@@ -194,3 +194,13 @@ def test_exp_rejects_bad_signature():
 def test_exp_rejects_text_input():
     with pytest.raises(TypeError, match="real floating-point"):
         bivector_exp(np.array(["a", "b", "c"]), (1, 1, 1))
+
+
+def test_exp_power_returns_warm_state(rng):
+    bivector = torch.from_numpy(random_bivector(rng, 6, batch=(2,)))
+    cold, state = bivector_exp(bivector, (1,) * 6, method="power", iterations=300, return_state=True)
+    warm, _ = bivector_exp(bivector, (1,) * 6, method="power", state=state, iterations=1, return_state=True)
+    exact = bivector_exp(bivector, (1,) * 6, method="eigh")
+    assert state.shape == (2, 3, 6)
+    assert (cold - exact).abs().max() < 1e-10
+    assert (warm - exact).abs().max() < 1e-10

@@ -146,18 +146,23 @@ def exp_tensor(
     method: str = "auto",
     state: torch.Tensor | None = None,
     iterations: int | None = None,
-) -> torch.Tensor:
-    """Return ``exp(B)`` for a working tensor; see :func:`bivector_exp`."""
+    return_state: bool = False,
+):
+    """Return ``exp(B)`` for a working tensor, and the power-iteration state if requested; see :func:`bivector_exp`."""
     method = resolve_exp_method(method, signature)
+    new_state = None
     with torch.no_grad():
         if method == "taylor":
             rotor = taylor_exp(bivector, signature)
         else:
             planes = find_planes(bivector, signature, method, state, iterations)
             rotor = rotor_from_planes(planes, signature)
-    if not bivector.requires_grad:
-        return rotor
-    return _ExpGradient.apply(bivector, rotor, signature)
+            new_state = planes.state
+    if bivector.requires_grad:
+        rotor = _ExpGradient.apply(bivector, rotor, signature)
+    if return_state:
+        return rotor, new_state
+    return rotor
 
 
 def bivector_exp(
@@ -166,6 +171,7 @@ def bivector_exp(
     method: str = "auto",
     state: Any = None,
     iterations: int | None = None,
+    return_state: bool = False,
 ):
     r"""Compute the rotor :math:`R = \exp(B)` as a full multivector.
 
@@ -181,11 +187,17 @@ def bivector_exp(
         signature) or ``"auto"``.
     state, iterations
         Warm start and iteration budget for ``"power"``.
+    return_state
+        Also return the power-iteration state, shape ``(..., k, n)``, to pass
+        back as ``state`` next time (``None`` for the other methods).
 
     Returns
     -------
-    Tensor or array of shape ``(..., 2**n)`` in canonical blade order, with the input's dtype.
-    float16 and bfloat16 inputs are computed in float32.
+    rotor : tensor or array of shape ``(..., 2**n)``
+        In canonical blade order, with the input's dtype. float16 and bfloat16
+        inputs are computed in float32.
+    state : tensor or None
+        Only when ``return_state`` is true.
 
     Raises
     ------
@@ -203,6 +215,9 @@ def bivector_exp(
     tensor, kind = to_working(bivector, "bivector")
     check_bivector(tensor, len(squares))
     state_tensor = None if state is None else to_working(state, "state")[0]
+    if return_state:
+        rotor, new_state = exp_tensor(tensor, squares, method, state_tensor, iterations, return_state=True)
+        return kind.restore(rotor), new_state
     return kind.restore(exp_tensor(tensor, squares, method, state_tensor, iterations))
 
 
@@ -309,6 +324,9 @@ def rotor_log(rotor: Any, signature: Sequence[int]):
     decides whether one plane needs an extra half turn. Where the rotor has
     several planes at angle :math:`\pm\pi/2` or :math:`\pi` the logarithm is
     not unique and one of them is returned.
+
+    NOTE: gradients flow through ``torch.linalg.eig`` of ``L`` and are not
+    finite where ``L`` has repeated eigenvalues (isoclinic or half-turn planes).
     """
     squares = validate_signature(signature)
     if set(squares) not in ({1}, {-1}):

@@ -279,7 +279,10 @@ def _apply_planes_transposed(y: torch.Tensor, left: Planes, right: Planes, signa
 
 
 class _PlaneSandwich(torch.autograd.Function):
-    """``R x S~`` from precomputed planes, with the smooth exponential-map derivative in backward."""
+    """``R x S~`` from precomputed planes, with the smooth exponential-map derivative in backward.
+
+    NOTE: first-order only (``once_differentiable``); second derivatives raise.
+    """
 
     @staticmethod
     def forward(ctx, x, bivector, right_bivector, left, right, signature):
