@@ -76,6 +76,7 @@ def plot_results(results: dict, path: Path) -> None:
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     figure, (epoch_axes, params_axes) = plt.subplots(1, 2, figsize=(11, 4.2))
     for name, entry in results["variants"].items():
@@ -88,6 +89,7 @@ def plot_results(results: dict, path: Path) -> None:
         params_axes.annotate(name, (entry["total_params"], accuracy[-1]),
                              textcoords="offset points", xytext=(5, 4), fontsize=9)
 
+    epoch_axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     epoch_axes.set_xlabel("epoch")
     epoch_axes.set_ylabel("test accuracy (%)")
     epoch_axes.set_title("Test accuracy per epoch (selected learning rate)")
