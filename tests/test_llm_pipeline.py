@@ -294,3 +294,9 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def test_resume_with_other_methods_adds_rows(tmp_path, loaded, corpus):
+    _run(tmp_path, loaded, corpus, _config(methods=("dense",), layers=(1,)))
+    rows = _run(tmp_path, loaded, corpus, _config(methods=("dense", "rank-2"), layers=(1,)), resume=True)
+    assert [row.method for row in rows] == ["original", "dense", "rank-2"]

@@ -83,9 +83,13 @@ class ExperimentConfig:
                              f"got {self.eval_stride}")
 
     def result_settings(self) -> dict:
-        """Return the settings that change results; device placement is left out."""
+        """Return the settings that change a method's results.
+
+        Device placement is left out, and so is the list of methods, so that
+        ``--resume`` with other ``--methods`` adds rows to the same run.
+        """
         settings = dataclasses.asdict(self)
-        for name in ("device", "device_map"):
+        for name in ("device", "device_map", "methods"):
             settings.pop(name)
         return settings
 
@@ -275,8 +279,6 @@ def _method_row(context: _Context, method: ReplacementMethod, original: ResultRo
     config = context.config
     row_settings = {**_evaluation_key(context), **config.result_settings(), "layers": list(context.layers),
                     "method": method.name, "method_settings": method.settings}
-    # The list of methods in the run does not change this method's row.
-    row_settings.pop("methods")
     path = _row_path(context, method.name, cache_key(row_settings))
     row = _load_row(path)
     if row is not None:
