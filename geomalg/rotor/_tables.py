@@ -311,6 +311,23 @@ def dual_pairing(signature: tuple[int, ...]) -> DualPairing | None:
     )
 
 
+@functools.lru_cache(maxsize=None)
+def complement_map(signature: tuple[int, ...], grade: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return, for each grade-``grade`` blade ``B^c``, the position of ``B`` in grade ``n - grade`` and ``s_B``.
+
+    ``s_B`` is the sign in ``e_B I = s_B e_{B^c}``, so block ``grade`` of a
+    single-rotor sandwich is ``s s^T * block_{n-grade}[position][:, position]``.
+    """
+    n = len(signature)
+    full = (1 << n) - 1
+    bitmaps = blades.blade_bitmaps(n)
+    own = blades.grade_slice(n, grade)
+    complements = full ^ bitmaps[own.start : own.stop]
+    position = blades.bitmap_to_index(n)[complements] - blades.grade_slice(n, n - grade).start
+    sign = blades.blade_product_sign(complements, np.full(len(complements), full), signature).astype(float)
+    return position.astype(np.int64), sign
+
+
 def as_torch(array: np.ndarray, like: torch.Tensor, integer: bool = False) -> torch.Tensor:
     """Return a cached tensor copy of ``array`` on the device of ``like``; float tables take its dtype.
 
