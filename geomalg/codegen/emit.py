@@ -100,23 +100,24 @@ def _unrolled_body(spec: KernelSpec) -> str:
             "    return out\n"
         )
 
+    # Each coefficient is copied out once into a contiguous vector, so the arithmetic below
+    # streams through memory instead of striding across the coefficient axis.
     module = "np" if spec.backend == "numpy" else "torch"
-    lines = [f"{symbol} = {operand}[..., {index}]" for symbol, operand, index in loads]
+    copy = "np.ascontiguousarray({}[:, {}])" if spec.backend == "numpy" else "{}[:, {}].contiguous()"
+    lines = [f"{symbol} = " + copy.format(operand, index) for symbol, operand, index in loads]
     lines += temporaries
-    lines += [f"out{index} = {expression}" for index, expression in outputs]
     if spec.backend == "numpy":
-        lines.append("zero = np.zeros(a.shape[:-1], dtype=np.result_type(a.dtype, b.dtype))")
+        lines.append("out = np.zeros((a.shape[0], DIMENSION), dtype=np.result_type(a.dtype, b.dtype))")
         stack = "np.stack"
         dim = "axis"
     else:
-        lines.append("zero = a.new_zeros(a.shape[:-1], dtype=torch.promote_types(a.dtype, b.dtype))")
+        lines.append("out = a.new_zeros((a.shape[0], DIMENSION), dtype=torch.promote_types(a.dtype, b.dtype))")
         stack = "torch.stack"
         dim = "dim"
-    produced = dict(outputs)
-    columns = [f"out{i}" if i in produced else "zero" for i in range(1 << spec.n)]
-    lines.append(f"columns = [{', '.join(columns)}]")
-    lines.append(f"columns = [column + zero for column in columns]")
-    lines.append(f"return {stack}(columns, {dim}=-1)")
+    if outputs:
+        values = ", ".join(str(expression) for _, expression in outputs)
+        lines.append(f"out[:, list(OUTPUT_INDICES)] = {stack}([{values}], {dim}=1)")
+    lines.append("return out")
     inner = textwrap.indent("\n".join(lines), " " * 4)
     return (
         f"import {'numpy as np' if module == 'np' else 'torch'}\n\n"

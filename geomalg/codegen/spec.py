@@ -7,20 +7,21 @@ from dataclasses import dataclass
 
 from geomalg import blades
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 """Bumped whenever generated source changes, so cached modules from older versions are not reused."""
 
 BACKENDS = ("numpy", "numba", "torch")
 
-UNROLL_MAX_TERMS = {"numpy": 64, "numba": 256, "torch": 64}
+UNROLL_MAX_TERMS = {"numpy": 256, "numba": 256, "torch": 256}
 """Largest product, in blade-pair terms, that is expanded symbolically into straight-line code.
 
 Unrolled code has one statement per term. Numba compiles it to registers and
 it beats a table loop, but compile time grows with the term count (about a
-second at 256 terms). The array backends issue one array operation per term,
-so past a few dozen terms the three-operation gather/scatter table kernel wins.
-A full product has 4**n terms, so full x full products unroll up to n = 4
-(Numba) or n = 3 (NumPy, Torch); grade-restricted products unroll much further.
+second at 256 terms). The array backends issue about two array operations per
+term on contiguous coefficient vectors, which beats gathers while the per-call
+overhead of a few hundred operations stays small next to the work. A full
+product has 4**n terms, so full x full products unroll up to n = 4;
+grade-restricted products unroll much further.
 """
 
 TABLE_MAX_TERMS = 1 << 22
