@@ -349,7 +349,8 @@ def gather_last(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """Return ``values[..., index]`` for a multi-dimensional ``index``, shape ``values.shape[:-1] + index.shape``.
 
     ``index_select`` on the flattened index is much faster on CPU than advanced
-    indexing with a 2-D index tensor (about 2000x at 10 x 1024 entries, torch 2.13).
+    indexing with a 2-D index tensor: 8 us against 3 to 20 ms for a 10 x 1024 index,
+    measured with torch 2.13 on a shared 2-core machine.
     """
     flat = values.index_select(-1, index.reshape(-1))
     return flat.reshape(values.shape[:-1] + index.shape)

@@ -208,8 +208,8 @@ def bivector_exp(
     -----
     :math:`R \tilde R = 1` is satisfied to round-off in every signature. The gradient
     with respect to ``B`` is the exact derivative of the exponential map
-    (see the module documentation), so it is finite everywhere; it is
-    first-order only.
+    (see the module documentation), so it is finite everywhere. Only first
+    derivatives are supported.
     """
     squares = validate_signature(signature)
     tensor, kind = to_working(bivector, "bivector")

@@ -248,11 +248,11 @@ def parity_block_operator(
 ) -> ParityBlockOperator:
     r"""Build the double-rotor operator as right multiplication by :math:`T = R\tilde S` after :math:`x \mapsto R x \tilde R`.
 
-    :math:`R x \tilde S = (R x \tilde R)(R \tilde S)`. The first map is the
-    grade-block operator, so each parity block is a sum of products of a
-    ``2**(n-1) x C(n,k)`` slice of right multiplication by ``T`` with a
-    ``C(n,k)`` compound block, about ``2**(n-1) * sum_k C(n,k)**2`` multiply-adds
-    in all instead of ``2 * 2**(3(n-1))`` for two full matrix products.
+    :math:`R x \tilde S = (R x \tilde R)(R \tilde S)`, and the first map is the
+    grade-block operator. So each parity block is a sum over grades of a
+    ``2**(n-1) x C(n,k)`` slice of right multiplication by ``T`` times a
+    ``C(n,k)`` compound block. That costs about ``2**(n-1) * sum_k C(n,k)**2``
+    multiply-adds in all, against ``2 * 2**(3(n-1))`` for two full matrix products.
     """
     n = len(signature)
     layout = parity_layout(n)
