@@ -16,6 +16,7 @@ __all__ = ["BlockHadamardLinear", "LayerCost", "LowRankLinear", "fwht", "layer_c
 # Import the rotor layer only when its module is present, so that an error
 # inside that module still surfaces instead of reading as "not available".
 if importlib.util.find_spec(f"{__name__}.rotor") is not None:
+    from .gadget import RotorGadget  # noqa: F401
     from .rotor import RotorLinear  # noqa: F401
 
-    __all__.append("RotorLinear")
+    __all__ += ["RotorGadget", "RotorLinear"]

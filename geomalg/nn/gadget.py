@@ -1,0 +1,261 @@
+r"""Composition of rotor layers: parallel branches pooled by learned weights, stacked in depth."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ._checks import check_input_width, check_positive_int
+from .accounting import LayerCost
+from .rotor import RotorLinear
+
+__all__ = ["RotorGadget"]
+
+# FLOPs per feature of a LayerNorm with affine weights: mean (1), variance
+# (2), normalisation (2) and the affine map (2).
+_LAYER_NORM_FLOPS = 7
+
+
+class RotorGadget(nn.Module):
+    r"""Linear map composed of ``depth`` stages of ``width`` parallel :class:`RotorLinear` layers.
+
+    Stage :math:`d` maps :math:`h_{d-1}` to
+
+    .. math::
+        h_d = \sum_{w=1}^{W} \alpha_{dw}\, L_{dw}(\sigma(N(P_d\, h_{d-1}))),
+        \qquad h_0 = x, \qquad y = h_D + b,
+
+    where :math:`L_{dw}` are rotor layers without bias, :math:`\alpha` are
+    the learned pooling weights (initialised to :math:`1/\sqrt{W}`, so that
+    :math:`W` variance-preserving branches keep the variance), :math:`P_d`
+    is a fixed random permutation of the features, :math:`N` an optional
+    LayerNorm and :math:`\sigma` an optional nonlinearity.  Stage 1 uses no
+    :math:`P`, :math:`N` or :math:`\sigma`; they act only between stages.
+    The first stage maps ``in_features`` to ``hidden_features`` (default
+    ``out_features``); later stages keep ``hidden_features``, and the last
+    one maps to ``out_features``.
+
+    The defaults (permutation on, no LayerNorm, no nonlinearity) keep the
+    gadget linear, so it is a drop-in replacement for ``nn.Linear`` with a
+    :meth:`to_dense` export.  The permutation lets later stages mix features
+    that an earlier stage kept in separate chunks.
+
+    In eval mode without autograd, the branches of a stage share one chunk
+    layout, so their cached parity operators are summed with the pooling
+    weights and applied once per stage.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Input and output widths.
+    width : int
+        Parallel rotor layers per stage (default 3).
+    depth : int
+        Stages (default 2).
+    bias : bool
+        Whether to add a learned bias after the last stage.
+    hidden_features : int, optional
+        Width between stages (default ``out_features``).
+    chunk_size, double_rotor, mode, exp_method
+        Passed to every :class:`RotorLinear`.
+    permute : bool
+        Whether to apply a fixed random permutation between stages.
+    layer_norm : bool
+        Whether to apply a LayerNorm between stages.
+    activation : torch.nn.Module, optional
+        Nonlinearity between stages, such as ``nn.GELU()``.
+    seed : int
+        Seed of the permutations, which are buffers saved in the ``state_dict``.
+    device, dtype
+        Passed to the parameter factories.
+
+    Raises
+    ------
+    TypeError
+        If a width, ``width``, ``depth`` or ``seed`` is not an integer, or
+        ``activation`` is not an ``nn.Module``.
+    ValueError
+        If a width, ``width`` or ``depth`` is not positive, a
+        :class:`RotorLinear` argument is invalid, or, in ``forward``, the
+        input's last dimension is not ``in_features``.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        width: int = 3,
+        depth: int = 2,
+        bias: bool = True,
+        hidden_features: int | None = None,
+        chunk_size: int | None = None,
+        double_rotor: bool = True,
+        mode: str = "blocks",
+        exp_method: str = "eigh",
+        permute: bool = True,
+        layer_norm: bool = False,
+        activation: nn.Module | None = None,
+        seed: int = 0,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_features = check_positive_int("in_features", in_features)
+        self.out_features = check_positive_int("out_features", out_features)
+        self.width = check_positive_int("width", width)
+        self.depth = check_positive_int("depth", depth)
+        if hidden_features is None:
+            hidden_features = self.out_features
+        self.hidden_features = check_positive_int("hidden_features", hidden_features)
+        if activation is not None and not isinstance(activation, nn.Module):
+            raise TypeError(f"activation must be an nn.Module such as nn.GELU(), got {type(activation).__name__}")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed must be an integer, got {seed!r}")
+
+        factory = {"device": device, "dtype": dtype}
+        widths = [self.in_features] + [self.hidden_features] * (self.depth - 1) + [self.out_features]
+        self.stages = nn.ModuleList()
+        for stage in range(self.depth):
+            branches = nn.ModuleList(
+                RotorLinear(widths[stage], widths[stage + 1], bias=False, chunk_size=chunk_size,
+                            double_rotor=double_rotor, mode=mode, exp_method=exp_method, **factory)
+                for _ in range(self.width))
+            self.stages.append(branches)
+        self.pooling = nn.Parameter(torch.full((self.depth, self.width), 1.0 / math.sqrt(self.width), **factory))
+
+        self.permute = bool(permute)
+        generator = torch.Generator().manual_seed(seed)
+        for stage in range(1, self.depth):
+            permutation = torch.randperm(widths[stage], generator=generator) if self.permute else None
+            self.register_buffer(f"permutation_{stage}",
+                                 None if permutation is None else permutation.to(device))
+
+        self.norms = nn.ModuleList(
+            nn.LayerNorm(widths[stage], **factory) if layer_norm else nn.Identity()
+            for stage in range(1, self.depth))
+        self.layer_norm = bool(layer_norm)
+        self.activation = activation
+
+        if bias:
+            bound = 1.0 / math.sqrt(self.in_features)
+            self.bias = nn.Parameter(torch.empty(self.out_features, **factory).uniform_(-bound, bound))
+        else:
+            self.register_parameter("bias", None)
+
+    @property
+    def is_linear(self) -> bool:
+        """Whether the gadget is a linear map plus bias (no LayerNorm and no nonlinearity)."""
+        return not self.layer_norm and self.activation is None
+
+    def _between_stages(self, h: torch.Tensor, stage: int) -> torch.Tensor:
+        permutation = getattr(self, f"permutation_{stage}")
+        if permutation is not None:
+            h = h.index_select(-1, permutation)
+        h = self.norms[stage - 1](h)
+        if self.activation is not None:
+            h = self.activation(h)
+        return h
+
+    def _stage(self, h: torch.Tensor, stage: int) -> torch.Tensor:
+        branches = self.stages[stage]
+        weights = self.pooling[stage]
+        if all(branch.mode == "blocks" and branch.uses_cache() for branch in branches):
+            # Same widths and chunk size, so the operators share one layout and add.
+            fused = sum(weights[w] * branch.cached_parity_operator() for w, branch in enumerate(branches))
+            return branches[0].apply_parity_operator(h, fused)
+        total = None
+        for w, branch in enumerate(branches):
+            term = weights[w].to(h.dtype) * branch(h)
+            total = term if total is None else total + term
+        return total
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input_width(type(self).__name__, x, self.in_features)
+        h = x
+        for stage in range(self.depth):
+            if stage > 0:
+                h = self._between_stages(h, stage)
+            h = self._stage(h, stage)
+        if self.bias is not None:
+            h = h + self.bias.to(h.dtype)
+        return h
+
+    def parameter_count(self) -> int:
+        """Return the number of trainable entries, bias included."""
+        return sum(p.numel() for p in self.parameters())
+
+    @torch.no_grad()
+    def dense_weight(self) -> torch.Tensor:
+        """Return the equivalent dense weight, shape ``(out_features, in_features)``.
+
+        Raises
+        ------
+        ValueError
+            If the gadget has a LayerNorm or a nonlinearity, so it is not linear.
+        """
+        if not self.is_linear:
+            raise ValueError("the gadget has a LayerNorm or a nonlinearity between stages, so it has no "
+                             "dense weight; build it with layer_norm=False and activation=None")
+        reference = self.pooling
+        identity = torch.eye(self.in_features, device=reference.device, dtype=reference.dtype)
+        h = identity
+        for stage in range(self.depth):
+            if stage > 0:
+                h = self._between_stages(h, stage)
+            h = self._stage(h, stage)
+        return h.T.contiguous()
+
+    @torch.no_grad()
+    def to_dense(self) -> nn.Linear:
+        """Return an ``nn.Linear`` that computes the same map, on the same device and dtype.
+
+        Raises
+        ------
+        ValueError
+            If the gadget is not linear (see :meth:`dense_weight`).
+        """
+        weight = self.dense_weight()
+        dense = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None,
+                          device=weight.device, dtype=weight.dtype)
+        dense.weight.copy_(weight)
+        if self.bias is not None:
+            dense.bias.copy_(self.bias)
+        return dense
+
+    def cost(self, bytes_per_param: int | None = None, apply: str = "structured") -> LayerCost:
+        """Count the gadget by the rules of :mod:`geomalg.nn.accounting`.
+
+        Branch costs come from :meth:`RotorLinear.cost` with the same
+        ``apply``.  Pooling adds ``2 W - 1`` FLOPs per feature of a stage, a
+        LayerNorm 7 per feature, a nonlinearity 1 per feature (an estimate
+        that fits ReLU; GELU takes more), and the bias 1 per output.  The
+        permutations are index moves and count no FLOPs.
+        """
+        total = LayerCost(0, 0, 0)
+        for branches in self.stages:
+            for branch in branches:
+                total = total + branch.cost(bytes_per_param, apply=apply)
+            total = total + LayerCost(0, (2 * self.width - 1) * branches[0].out_features, 0)
+        between = self.hidden_features * (self.depth - 1)
+        extra_flops = 0
+        if self.layer_norm:
+            extra_flops += _LAYER_NORM_FLOPS * between
+        if self.activation is not None:
+            extra_flops += between
+        if self.bias is not None:
+            extra_flops += self.out_features
+
+        # Parameters outside the branches: pooling, LayerNorm weights and bias.
+        own = [p for name, p in self.named_parameters() if not name.startswith("stages.")]
+        own_params = sum(p.numel() for p in own)
+        own_bytes = sum(p.numel() * (p.element_size() if bytes_per_param is None else bytes_per_param)
+                        for p in own)
+        return total + LayerCost(own_params, extra_flops, own_bytes)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"width={self.width}, depth={self.depth}, hidden_features={self.hidden_features}, "
+                f"permute={self.permute}, layer_norm={self.layer_norm}, "
+                f"bias={self.bias is not None}, params={self.parameter_count()}")

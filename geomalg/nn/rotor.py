@@ -1,0 +1,570 @@
+r"""Linear layer composed from rotor sandwiches on chunks of features.
+
+A chunk of :math:`c = 2^n` features is read as a full multivector of the
+Euclidean algebra Cl(n, 0) in canonical blade order.  A rotor
+:math:`R = \exp(B)`, with :math:`B` a bivector of :math:`\binom{n}{2}`
+coefficients, maps the chunk by :math:`x \mapsto R x \tilde R`, or a pair of
+rotors maps it by :math:`x \mapsto R x \tilde S` with :math:`S = \exp(C)`.
+Both maps preserve the parity of blades, so on each chunk they are two
+:math:`c/2 \times c/2` blocks, one for the even and one for the odd blades.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from geomalg import blades
+from geomalg.rotor import invariant_decomposition, sandwich, sandwich_operator
+from geomalg.rotor.exponential import dexp_matrix
+
+from ._base import StructuredLinear
+from ._checks import check_positive_int
+from .accounting import LayerCost, parameter_bytes
+from .hadamard import is_power_of_two
+
+__all__ = ["MAX_CHUNK_SIZE", "MIN_CHUNK_SIZE", "RotorLinear", "default_chunk_size"]
+
+MIN_CHUNK_SIZE = 4
+"""Smallest chunk, Cl(2): smaller algebras have no rotation of blades beyond a sign."""
+
+MAX_CHUNK_SIZE = 4096
+"""Largest chunk, Cl(12)."""
+
+DEFAULT_CHUNK_CAP = 2048
+"""Largest chunk that :func:`default_chunk_size` picks, Cl(11)."""
+
+MODES = ("blocks", "structured")
+EXP_METHODS = ("eigh", "power")
+
+
+def default_chunk_size(in_features: int, out_features: int) -> int:
+    """Return the largest power of two ``<= min(in_features, out_features)``, clipped to [4, 2048]."""
+    smaller = min(in_features, out_features)
+    largest = 1 << (smaller.bit_length() - 1)
+    return min(max(largest, MIN_CHUNK_SIZE), DEFAULT_CHUNK_CAP)
+
+
+def check_chunk_size(chunk_size: object) -> int:
+    """Return ``chunk_size`` as an int, or raise if it is not a power of two in [4, 4096]."""
+    value = check_positive_int("chunk_size", chunk_size)
+    if not is_power_of_two(value):
+        raise ValueError(f"chunk_size must be a power of two, got {value}; "
+                         f"use {1 << (value.bit_length() - 1)} or {1 << value.bit_length()}")
+    if value < MIN_CHUNK_SIZE:
+        raise ValueError(f"chunk_size must be at least {MIN_CHUNK_SIZE} (the algebra Cl(2)), got {value}")
+    if value > MAX_CHUNK_SIZE:
+        raise ValueError(f"chunk_size must be at most {MAX_CHUNK_SIZE} (the algebra Cl(12)), got {value}")
+    return value
+
+
+def wrapped_chunks(width: int, chunk_size: int) -> np.ndarray:
+    """Return the feature index of every chunk position, shape ``(ceil(width / chunk_size), chunk_size)``.
+
+    Position ``a`` of chunk ``t`` holds feature ``(t * chunk_size + a) mod width``.
+    """
+    count = math.ceil(width / chunk_size)
+    positions = np.arange(count * chunk_size, dtype=np.int64)
+    return (positions % width).reshape(count, chunk_size)
+
+
+def parity_indices(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the canonical indices of the even and of the odd blades of Cl(n), ascending."""
+    grades = blades.blade_grades(n)
+    return np.nonzero(grades % 2 == 0)[0], np.nonzero(grades % 2 == 1)[0]
+
+
+@functools.lru_cache(maxsize=None)
+def vector_blade_tables(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Return gather tables of the products of Euclidean basis vectors with blades, in parity order.
+
+    Positions ``0 .. c/2 - 1`` are the even blades and ``c/2 .. c - 1`` the
+    odd blades, each ascending in canonical order.  For basis vector ``i``
+    and position ``b``: :math:`(e_i v)_b = \text{left}[i, b]\, v_{\text{source}[i, b]}`
+    and :math:`(v e_i)_b = \text{right}[i, b]\, v_{\text{source}[i, b]}`.
+    Shapes ``(n, 2**n)``.
+    """
+    even, odd = parity_indices(n)
+    bitmaps = blades.blade_bitmaps(n)[np.concatenate([even, odd])]
+    position_of_bitmap = np.empty(1 << n, dtype=np.int64)
+    position_of_bitmap[bitmaps] = np.arange(1 << n)
+
+    masks = (1 << np.arange(n, dtype=np.int64))[:, None]
+    source_bitmaps = bitmaps[None, :] ^ masks
+    source = position_of_bitmap[source_bitmaps]
+    left = blades.reordering_sign(masks, source_bitmaps)
+    right = blades.reordering_sign(source_bitmaps, masks)
+    return source, left, right
+
+
+def _vector_products(value: torch.Tensor, source: torch.Tensor, sign: torch.Tensor) -> torch.Tensor:
+    """Return ``e_i value`` or ``value e_i`` for every basis vector, shape ``value.shape[:-1] + (n, c)``."""
+    gathered = value.index_select(-1, source.reshape(-1)).view(*value.shape[:-1], *source.shape)
+    return gathered * sign
+
+
+class _ParityProduct(torch.autograd.Function):
+    r"""Scaled parity-block product with the exponential-map derivative in backward.
+
+    Forward computes :math:`z_j = \sum_i s_{ji} M_{ji} x_i` from parity blocks
+    built without autograd.  Backward uses :math:`dM x = M\,(\Phi_B(dB)\,x)`
+    for the left rotor and :math:`dM x = -(M x)\,\Phi_{-C}(dC)` for the right
+    one, so no gradient passes through the operator construction.
+
+    Shapes: ``x`` is ``(tokens, k_in, c)`` in parity order, ``blocks`` is
+    ``(2, k_out, k_in, c/2, c/2)`` with output blades on the third axis, and
+    the result is ``(tokens, k_out, c)`` in parity order.
+
+    NOTE: first-order only (``once_differentiable``); second derivatives raise.
+    """
+
+    @staticmethod
+    def forward(ctx, x, left, right, scales, blocks, signature):
+        ctx.signature = signature
+        ctx.save_for_backward(x, left, right, scales, blocks)
+        tokens, k_in, size = x.shape
+        k_out = blocks.shape[1]
+        half = size // 2
+        # One matrix product per parity over all pairs: (tokens, k_in h) @ (k_in h, k_out h).
+        operator = (blocks * scales[None, :, :, None, None]).permute(0, 2, 4, 1, 3).reshape(2, k_in * half, k_out * half)
+        by_parity = x.view(tokens, k_in, 2, half).permute(2, 0, 1, 3).reshape(2, tokens, k_in * half)
+        mapped = torch.bmm(by_parity, operator)
+        return mapped.view(2, tokens, k_out, half).permute(1, 2, 0, 3).reshape(tokens, k_out, size)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out):
+        x, left, right, scales, blocks = ctx.saved_tensors
+        signature = ctx.signature
+        tokens, k_in, size = x.shape
+        k_out = blocks.shape[1]
+        half = size // 2
+        grad_out = grad_out.contiguous()
+
+        # Per-pair products batched over (parity, k_out, k_in): pulled = g_j M_ji, pair_out = x_i M_ji^T.
+        pair_blocks = blocks.reshape(2 * k_out * k_in, half, half)
+        grad_rows = grad_out.view(tokens, k_out, 2, half).permute(2, 1, 0, 3)[:, :, None]
+        grad_rows = grad_rows.expand(2, k_out, k_in, tokens, half).reshape(-1, tokens, half)
+        x_rows = x.view(tokens, k_in, 2, half).permute(2, 1, 0, 3)[:, None]
+        x_rows = x_rows.expand(2, k_out, k_in, tokens, half).reshape(-1, tokens, half)
+        pulled = torch.bmm(grad_rows, pair_blocks)
+        pair_out = torch.bmm(x_rows, pair_blocks.transpose(1, 2))
+
+        # Back to (tokens, k_out, k_in, c) in parity order.
+        pulled = pulled.view(2, k_out, k_in, tokens, half).permute(3, 1, 2, 0, 4).reshape(tokens, k_out, k_in, size)
+        pair_out = pair_out.view(2, k_out, k_in, tokens, half).permute(3, 1, 2, 0, 4).reshape(tokens, k_out, k_in, size)
+
+        grad_x = torch.einsum("tjia,ji->tia", pulled, scales)
+        grad_scales = torch.einsum("tjb,tjib->ji", grad_out, pair_out)
+
+        source, left_sign, right_sign = (torch.as_tensor(table, device=x.device)
+                                         for table in vector_blade_tables(len(signature)))
+        left_sign = left_sign.to(x.dtype)
+        right_sign = right_sign.to(x.dtype)
+        upper_i, upper_j = torch.triu_indices(len(signature), len(signature), 1, device=x.device)
+
+        # Products with basis vectors are orthogonal and symmetric on
+        # coefficients, so <w, e_a e_b x> = <e_a w, e_b x> and
+        # <g, y e_a e_b> = <g e_b, y e_a>: an n x n Gram matrix per pair
+        # gives every bivector pairing at once.
+        pulled_turned = _vector_products(pulled, source, left_sign)
+        x_turned = _vector_products(x, source, left_sign)
+        left_gram = torch.einsum("tjiac,tibc->jiab", pulled_turned, x_turned)
+        left_pairing = left_gram[:, :, upper_i, upper_j] * scales[..., None]
+        grad_left = torch.einsum("jiqp,jiq->jip", dexp_matrix(left, signature), left_pairing)
+
+        right_bivector = left if right is None else right
+        grad_turned = _vector_products(grad_out, source, right_sign)
+        out_turned = _vector_products(pair_out, source, right_sign)
+        right_gram = torch.einsum("tjbc,tjiac->jiab", grad_turned, out_turned)
+        right_pairing = right_gram[:, :, upper_i, upper_j] * scales[..., None]
+        grad_right = -torch.einsum("jiqp,jiq->jip", dexp_matrix(-right_bivector, signature), right_pairing)
+
+        if right is None:
+            return grad_x, grad_left + grad_right, None, grad_scales, None, None
+        return grad_x, grad_left, grad_right, grad_scales, None, None
+
+
+class RotorLinear(StructuredLinear):
+    r"""Drop-in replacement for ``nn.Linear`` built from rotor sandwiches on feature chunks.
+
+    With :math:`m` = ``in_features``, :math:`p` = ``out_features`` and chunk
+    size :math:`c = 2^n`:
+
+    * **Input chunks.**  :math:`k_{in} = \lceil m / c \rceil` chunks.
+      Position :math:`a` of input chunk :math:`i` reads feature
+      :math:`(i c + a) \bmod m`, so the chunks tile the input and the last one
+      wraps around to the first features.  Every input feature is in at least
+      one chunk.  When :math:`m < c`, one chunk repeats features.
+    * **Output chunks.**  :math:`k_{out} = \lceil p / c \rceil` chunks, laid
+      out by the same rule with :math:`p`.  Output chunk :math:`j` is
+
+      .. math::
+          z_j = \sum_{i=1}^{k_{in}} s_{ji}\, R_{ji}\, x_i\, \tilde S_{ji},
+          \qquad R_{ji} = \exp(B_{ji}),\ S_{ji} = \exp(C_{ji}),
+
+      with :math:`S_{ji} = R_{ji}` when ``double_rotor=False``.
+    * **Overlap.**  Output feature :math:`o` is the mean of the chunk
+      positions that hold it, then the bias is added.  Features covered once
+      take their value unchanged.
+
+    Parameters are the bivectors :math:`B, C` of shape
+    ``(k_out, k_in, C(n, 2))``, the scales :math:`s` of shape
+    ``(k_out, k_in)`` and the bias.  Initialisation: bivector coefficients
+    :math:`\mathcal N(0, 1/n)`, so the rotation angles are of order one;
+    :math:`s_{ji} = 1/\sqrt{k_{in}}`, so an output chunk keeps the input
+    variance (a rotor sandwich is orthogonal on coefficients); the bias
+    :math:`\mathcal U(\pm 1/\sqrt{m})` as in ``nn.Linear``.
+
+    Apply paths (``mode``):
+
+    ``"blocks"`` (default)
+        Training builds the even and odd parity blocks of every rotor pair
+        with :func:`geomalg.rotor.sandwich_operator` on each forward call, with
+        autograd, and applies them as one batched matrix product.  In eval
+        mode the blocks are built once and cached.  The cache is rebuilt when
+        a parameter changes (checked with the tensors' version counters, which
+        optimizer steps and ``load_state_dict`` advance), and dropped on
+        ``train()``, ``eval()`` and device or dtype moves.
+    ``"structured"``
+        :func:`geomalg.rotor.sandwich` with ``mode="structured"`` in training
+        and inference: the sandwich is applied plane by plane and never forms
+        a matrix, so it reads only the bivectors, the scales and the bias.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Input width :math:`m` and output width :math:`p`; any positive integers.
+    bias : bool
+        Whether to add a learned bias.
+    chunk_size : int, optional
+        :math:`c`, a power of two from 4 to 4096.  Default: the largest power
+        of two not above :math:`\min(m, p)`, clipped to [4, 2048]
+        (:func:`default_chunk_size`).
+    double_rotor : bool
+        ``True`` for :math:`R x \tilde S` (two bivectors per pair), ``False``
+        for :math:`R x \tilde R`.
+    mode : str
+        ``"blocks"`` or ``"structured"``, see above.
+    exp_method : str
+        ``"eigh"`` (default) or ``"power"``: how the invariant planes of the
+        bivectors are found (see :mod:`geomalg.rotor.decomposition`).  With
+        ``"power"`` the layer keeps the power-iteration vectors in the buffer
+        ``power_state`` as a warm start, saved in the ``state_dict``.
+    device, dtype
+        Passed to the parameter factories, as in ``nn.Linear``.  Operators are
+        built in at least float32, so bfloat16 and float16 layers build in
+        float32 and apply in their own dtype.
+
+    Raises
+    ------
+    TypeError
+        If a width or the chunk size is not an integer.
+    ValueError
+        If a width is not positive, the chunk size is not a power of two in
+        [4, 4096], ``mode`` or ``exp_method`` is unknown, or, in ``forward``,
+        if the input's last dimension is not ``in_features``.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        chunk_size: int | None = None,
+        double_rotor: bool = True,
+        mode: str = "blocks",
+        exp_method: str = "eigh",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(in_features, out_features)
+        if chunk_size is None:
+            chunk_size = default_chunk_size(self.in_features, self.out_features)
+        self.chunk_size = check_chunk_size(chunk_size)
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if exp_method not in EXP_METHODS:
+            raise ValueError(f"exp_method must be one of {', '.join(EXP_METHODS)}, got {exp_method!r}")
+        self.mode = mode
+        self.exp_method = exp_method
+        self.double_rotor = bool(double_rotor)
+        self.n = self.chunk_size.bit_length() - 1
+        self.signature = (1,) * self.n
+
+        input_chunks = wrapped_chunks(self.in_features, self.chunk_size)
+        output_chunks = wrapped_chunks(self.out_features, self.chunk_size)
+        self.in_chunks = input_chunks.shape[0]
+        self.out_chunks = output_chunks.shape[0]
+        self._register_layout(input_chunks, output_chunks, device)
+
+        factory = {"device": device, "dtype": dtype}
+        pair_shape = (self.out_chunks, self.in_chunks, self.n * (self.n - 1) // 2)
+        self.left_bivectors = nn.Parameter(torch.empty(pair_shape, **factory))
+        if self.double_rotor:
+            self.right_bivectors = nn.Parameter(torch.empty(pair_shape, **factory))
+        else:
+            self.register_parameter("right_bivectors", None)
+        self.scales = nn.Parameter(torch.empty(self.out_chunks, self.in_chunks, **factory))
+        self._create_bias(bias, factory)
+
+        # One warm-start vector per invariant plane, for each rotor of each pair.
+        rotors = 2 if self.double_rotor else 1
+        state_shape = (rotors, self.out_chunks, self.in_chunks, self.n // 2, self.n)
+        self.register_buffer("power_state", torch.empty(state_shape, **factory))
+        self._cache: tuple[tuple, torch.Tensor] | None = None
+        self.reset_parameters()
+
+    def _register_layout(self, input_chunks: np.ndarray, output_chunks: np.ndarray, device) -> None:
+        # Within a chunk, features are listed in parity order (even blades,
+        # then odd blades), so that each parity block acts on a contiguous half.
+        even, odd = parity_indices(self.n)
+        parity_order = np.concatenate([even, odd])
+        input_gather = input_chunks[:, parity_order].reshape(-1)
+        output_scatter = output_chunks[:, parity_order].reshape(-1)
+        counts = np.bincount(output_scatter, minlength=self.out_features)
+
+        self.register_buffer("input_gather", torch.as_tensor(input_gather, device=device), persistent=False)
+        self.register_buffer("output_scatter", torch.as_tensor(output_scatter, device=device),
+                             persistent=False)
+        self.output_overlap = bool((counts > 1).any())
+        if self.output_overlap:
+            self.register_buffer("output_weight", torch.as_tensor(1.0 / counts, device=device),
+                                 persistent=False)
+        else:
+            # Each output is covered once, so the scatter is a permutation.
+            inverse = np.argsort(output_scatter)
+            self.register_buffer("output_gather", torch.as_tensor(inverse, device=device), persistent=False)
+
+    def reset_parameters(self) -> None:
+        """Draw bivectors, scales and bias as the class docstring states."""
+        std = 1.0 / math.sqrt(self.n)
+        nn.init.normal_(self.left_bivectors, 0.0, std)
+        if self.right_bivectors is not None:
+            nn.init.normal_(self.right_bivectors, 0.0, std)
+        nn.init.constant_(self.scales, 1.0 / math.sqrt(self.in_chunks))
+        nn.init.normal_(self.power_state)
+        self._reset_bias()
+        self._cache = None
+
+    # ------------------------------------------------------------------
+    # Operator construction and application
+
+    def _working_dtype(self) -> torch.dtype:
+        return torch.promote_types(self.left_bivectors.dtype, torch.float32)
+
+    def _refresh_power_state(self, bivectors: list[torch.Tensor]) -> None:
+        with torch.no_grad():
+            for index, bivector in enumerate(bivectors):
+                state = self.power_state[index].to(bivector.dtype)
+                _, new_state = invariant_decomposition(bivector.detach(), self.signature, method="power",
+                                                       state=state, return_state=True)
+                self.power_state[index].copy_(new_state)
+
+    def parity_blocks(self) -> torch.Tensor:
+        """Build the unscaled parity blocks of every rotor pair, shape ``(2, k_out, k_in, c/2, c/2)``.
+
+        Block ``[q, j, i]`` maps the parity-``q`` blades of input chunk ``i``
+        to those of output chunk ``j`` (rows are output blades, ascending in
+        canonical order within the parity).  The dtype is the working dtype,
+        at least float32.  Gradients flow to the bivectors when autograd is on.
+        """
+        dtype = self._working_dtype()
+        left = self.left_bivectors.to(dtype)
+        right = None if self.right_bivectors is None else self.right_bivectors.to(dtype)
+        if self.exp_method == "power":
+            # NOTE: sandwich_operator takes no warm start, so the stored state
+            # is refreshed here but the operator's own exponential starts cold.
+            self._refresh_power_state([left] if right is None else [left, right])
+        operator = sandwich_operator(left, self.signature, right, mode="blocks", method=self.exp_method)
+        if right is not None:
+            return torch.stack([operator.even, operator.odd])
+
+        even, odd = parity_indices(self.n)
+        dense = operator.to_dense()
+        halves = []
+        for indices in (even, odd):
+            index = torch.as_tensor(indices, device=dense.device)
+            halves.append(dense.index_select(-2, index).index_select(-1, index))
+        return torch.stack(halves)
+
+    def _operator_matrix(self, blocks: torch.Tensor) -> torch.Tensor:
+        """Scale ``blocks`` and lay them out as ``(2, k_in c/2, k_out c/2)`` for :meth:`apply_parity_operator`."""
+        scaled = blocks * self.scales.to(blocks.dtype)[None, :, :, None, None]
+        half = self.chunk_size // 2
+        return scaled.permute(0, 2, 4, 1, 3).reshape(2, self.in_chunks * half, self.out_chunks * half)
+
+    def parity_operator(self) -> torch.Tensor:
+        r"""Build the scaled parity operator of the whole layer, shape ``(2, k_in c/2, k_out c/2)``.
+
+        Entry ``[q, i c/2 + a, j c/2 + b]`` is :math:`s_{ji}` times block
+        ``[q, j, i, b, a]`` of :meth:`parity_blocks`.
+        """
+        return self._operator_matrix(self.parity_blocks())
+
+    def _cache_key(self) -> tuple:
+        parameters = [p for p in (self.left_bivectors, self.right_bivectors, self.scales) if p is not None]
+        return tuple((p.data_ptr(), p._version, p.device, p.dtype) for p in parameters)
+
+    def cached_parity_operator(self) -> torch.Tensor:
+        """Return :meth:`parity_operator` without autograd, rebuilt only when a parameter has changed."""
+        key = self._cache_key()
+        if self._cache is None or self._cache[0] != key:
+            with torch.no_grad():
+                self._cache = (key, self.parity_operator())
+        return self._cache[1]
+
+    def train(self, mode: bool = True) -> "RotorLinear":
+        self._cache = None
+        return super().train(mode)
+
+    def _apply(self, fn, recurse: bool = True):
+        self._cache = None
+        return super()._apply(fn, recurse)
+
+    def uses_cache(self) -> bool:
+        """Return whether ``forward`` reads the cached operator: eval mode with no gradient to track."""
+        needs_grad = torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters())
+        return not self.training and not needs_grad
+
+    def apply_parity_operator(self, x: torch.Tensor, operator: torch.Tensor) -> torch.Tensor:
+        """Apply an operator laid out as :meth:`parity_operator` to ``x`` of shape ``(..., in_features)``, bias excluded."""
+        batch_shape = x.shape[:-1]
+        rows = x.reshape(-1, self.in_features)
+        tokens = rows.shape[0]
+        half = self.chunk_size // 2
+
+        gathered = rows.index_select(1, self.input_gather).view(tokens, self.in_chunks, 2, half)
+        by_parity = gathered.permute(2, 0, 1, 3).reshape(2, tokens, self.in_chunks * half)
+        mapped = torch.bmm(by_parity, operator.to(rows.dtype))
+        flat = mapped.view(2, tokens, self.out_chunks, half).permute(1, 2, 0, 3).reshape(tokens, -1)
+        return self._combine_outputs(flat).reshape(*batch_shape, self.out_features)
+
+    def _combine_outputs(self, flat: torch.Tensor) -> torch.Tensor:
+        """Map chunk outputs, in the order of ``output_scatter``, to the output features, averaging overlaps."""
+        if not self.output_overlap:
+            return flat.index_select(1, self.output_gather)
+        total = flat.new_zeros(flat.shape[0], self.out_features)
+        total = total.index_add(1, self.output_scatter, flat)
+        return total * self.output_weight.to(flat.dtype)
+
+    def _training_apply(self, x: torch.Tensor) -> torch.Tensor:
+        batch_shape = x.shape[:-1]
+        dtype = self._working_dtype()
+        rows = x.reshape(-1, self.in_features)
+        chunks = rows.index_select(1, self.input_gather).view(rows.shape[0], self.in_chunks, -1).to(dtype)
+        with torch.no_grad():
+            blocks = self.parity_blocks()
+        left = self.left_bivectors.to(dtype)
+        right = None if self.right_bivectors is None else self.right_bivectors.to(dtype)
+        mapped = _ParityProduct.apply(chunks, left, right, self.scales.to(dtype), blocks, self.signature)
+        flat = mapped.reshape(rows.shape[0], -1).to(x.dtype)
+        return self._combine_outputs(flat).reshape(*batch_shape, self.out_features)
+
+    def _structured_apply(self, x: torch.Tensor) -> torch.Tensor:
+        batch_shape = x.shape[:-1]
+        dtype = self._working_dtype()
+        rows = x.reshape(-1, self.in_features).to(dtype)
+        tokens = rows.shape[0]
+
+        # Chunks in canonical blade order, as the sandwich expects.
+        even, odd = parity_indices(self.n)
+        parity_order = np.concatenate([even, odd])
+        to_canonical = torch.as_tensor(np.argsort(parity_order), device=x.device)
+        to_parity = torch.as_tensor(parity_order, device=x.device)
+        chunks = rows.index_select(1, self.input_gather).view(tokens, self.in_chunks, self.chunk_size)
+        chunks = chunks.index_select(-1, to_canonical)
+
+        left = self.left_bivectors.to(dtype)
+        right = None if self.right_bivectors is None else self.right_bivectors.to(dtype)
+        # (tokens, 1, k_in, c) broadcasts against the (k_out, k_in) bivectors.
+        mapped = sandwich(chunks[:, None], left, self.signature, right, mode="structured",
+                          method=self.exp_method)
+        summed = torch.einsum("tjic,ji->tjc", mapped, self.scales.to(dtype))
+
+        flat = summed.index_select(-1, to_parity).reshape(tokens, -1)
+        return self._combine_outputs(flat).to(x.dtype).reshape(*batch_shape, self.out_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input(x)
+        if self.mode == "structured":
+            y = self._structured_apply(x)
+        elif self.uses_cache():
+            y = self.apply_parity_operator(x, self.cached_parity_operator())
+        else:
+            y = self._training_apply(x)
+        if self.bias is not None:
+            y = y + self.bias.to(y.dtype)
+        return y
+
+    # ------------------------------------------------------------------
+    # Export and accounting
+
+    @torch.no_grad()
+    def dense_weight(self) -> torch.Tensor:
+        """Return the equivalent dense weight, shape ``(out_features, in_features)``, in the parameter dtype."""
+        operator = self.parity_operator()
+        identity = torch.eye(self.in_features, device=operator.device, dtype=operator.dtype)
+        columns = self.apply_parity_operator(identity, operator)
+        return columns.T.contiguous().to(self.left_bivectors.dtype)
+
+    def _structured_weight_flops(self) -> int:
+        c = self.chunk_size
+        planes = self.n // 2
+        # One plane factor on one side: two products with a vector, each
+        # n signed blade permutations with a multiply-add (2 n c FLOPs), then
+        # cos * x + sin * t (3 c FLOPs).  Both sides of the sandwich use k planes.
+        per_pair = 2 * planes * (2 * 2 * self.n * c + 3 * c)
+        # Scale and sum over input chunks.
+        per_pair += 2 * c
+        flops = self.out_chunks * self.in_chunks * per_pair
+        if self.output_overlap:
+            flops += self.out_chunks * c
+        return flops
+
+    def _block_weight_flops(self) -> int:
+        # Two parity blocks of (c/2)^2 multiply-adds per pair.
+        flops = self.out_chunks * self.in_chunks * self.chunk_size ** 2
+        if self.output_overlap:
+            flops += self.out_chunks * self.chunk_size
+        return flops
+
+    def _weight_flops(self) -> int:
+        return self._structured_weight_flops()
+
+    def cost(self, bytes_per_param: int | None = None, apply: str = "structured") -> LayerCost:
+        """Count the layer by the rules of :mod:`geomalg.nn.accounting`.
+
+        ``apply="structured"`` (the default, used by
+        :func:`geomalg.nn.layer_cost`) counts the plane-by-plane apply, which
+        reads only the parameters.  The decomposition of the bivectors into
+        planes is done once per forward call, not per token, and is not
+        counted.  ``apply="blocks"`` counts the cached parity blocks: their
+        multiply-adds, and their entries as the weight bytes read.
+
+        Raises
+        ------
+        ValueError
+            If ``apply`` is not ``"structured"`` or ``"blocks"``.
+        """
+        if apply not in MODES:
+            raise ValueError(f"apply must be one of {', '.join(MODES)}, got {apply!r}")
+        bias_flops = self.out_features if self.bias is not None else 0
+        params = self.parameter_count()
+        if apply == "structured":
+            return LayerCost(params, self._structured_weight_flops() + bias_flops,
+                             parameter_bytes(self, bytes_per_param))
+        element = self.left_bivectors.element_size() if bytes_per_param is None else bytes_per_param
+        block_entries = self.out_chunks * self.in_chunks * self.chunk_size ** 2 // 2
+        bias_bytes = 0 if self.bias is None else self.bias.numel() * element
+        return LayerCost(params, self._block_weight_flops() + bias_flops, block_entries * element + bias_bytes)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"chunk_size={self.chunk_size}, chunks={self.in_chunks}x{self.out_chunks}, "
+                f"double_rotor={self.double_rotor}, mode={self.mode!r}, "
+                f"bias={self.bias is not None}, params={self.parameter_count()}")
