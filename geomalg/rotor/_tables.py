@@ -9,6 +9,7 @@ No table here is a dense ``(2**n)**3`` Cayley cube: the largest ones have
 
 from __future__ import annotations
 
+import collections
 import functools
 import itertools
 from dataclasses import dataclass
@@ -256,7 +257,10 @@ def multiplication_gather(signature: tuple[int, ...], side: str, parity: int | N
     return ParityGather(blades=selected.astype(np.int64), index=index, sign=sign.astype(np.int8))
 
 
-_TORCH_TABLES: dict[tuple[int, str, torch.dtype], tuple[np.ndarray, torch.Tensor]] = {}
+_TORCH_TABLES: collections.OrderedDict[tuple[int, str, torch.dtype], tuple[np.ndarray, torch.Tensor]] = collections.OrderedDict()
+
+MAX_TORCH_TABLES = 64
+"""Tensor copies of tables kept at once; the least recently used one is dropped beyond this."""
 
 
 @dataclass(frozen=True)
@@ -338,11 +342,16 @@ def as_torch(array: np.ndarray, like: torch.Tensor, integer: bool = False) -> to
         dtype = torch.int32
     key = (id(array), str(like.device), dtype)
     cached = _TORCH_TABLES.get(key)
-    if cached is None or cached[0] is not array:
-        tensor = torch.from_numpy(np.array(array)).to(device=like.device, dtype=dtype)
-        _TORCH_TABLES[key] = (array, tensor)
-        return tensor
-    return cached[1]
+    if cached is not None and cached[0] is array:
+        _TORCH_TABLES.move_to_end(key)
+        return cached[1]
+
+    tensor = torch.from_numpy(np.array(array)).to(device=like.device, dtype=dtype)
+    _TORCH_TABLES[key] = (array, tensor)
+    _TORCH_TABLES.move_to_end(key)
+    while len(_TORCH_TABLES) > MAX_TORCH_TABLES:
+        _TORCH_TABLES.popitem(last=False)
+    return tensor
 
 
 def gather_last(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:

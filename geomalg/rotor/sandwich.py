@@ -365,7 +365,10 @@ def _bivector_pairing(weights: torch.Tensor, value: torch.Tensor, signature: tup
 
 
 def _taylor_action(x: torch.Tensor, bivector: torch.Tensor, signature: tuple[int, ...], operation) -> torch.Tensor:
-    """Return ``exp(T) x`` for the linear map ``T y = operation(bivector, y)`` by a scaled Taylor series."""
+    """Return ``exp(T) x`` for the linear map ``T y = operation(bivector, y)`` by a scaled Taylor series.
+
+    Choosing the number of steps reads one number back to the host.
+    """
     terms = 20 if x.dtype == torch.float64 else 12
     bound = 2.0 * float(bivector.detach().abs().sum(dim=-1).max()) if bivector.numel() else 0.0
     steps = max(1, math.ceil(bound / TAYLOR_STEP_NORM))
