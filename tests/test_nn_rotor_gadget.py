@@ -108,3 +108,15 @@ def test_gadget_rejects_bad_arguments():
 def test_gadget_extra_repr_shows_parameter_count():
     gadget = RotorGadget(8, 8, chunk_size=4)
     assert f"params={gadget.parameter_count()}" in repr(gadget).splitlines()[1]
+
+
+def test_gadget_eval_cache_follows_parameter_edits():
+    torch.manual_seed(25)
+    gadget = RotorGadget(16, 8, chunk_size=8, dtype=torch.float64).eval()
+    x = torch.randn(3, 16, dtype=torch.float64)
+    with torch.no_grad():
+        gadget(x)
+        gadget.pooling.mul_(2.0)
+        gadget.stages[1][0].left_bivectors.add_(0.1)
+        edited = gadget(x)
+    assert torch.allclose(edited, composed_reference(gadget, x), atol=TOLERANCE, rtol=0)

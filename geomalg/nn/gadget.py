@@ -132,6 +132,7 @@ class RotorGadget(nn.Module):
             self.register_buffer(f"permutation_{stage}",
                                  None if permutation is None else permutation.to(device))
 
+        self._fused_cache: dict[int, tuple[tuple, torch.Tensor]] = {}
         self.norms = nn.ModuleList(
             nn.LayerNorm(widths[stage], **factory) if layer_norm else nn.Identity()
             for stage in range(1, self.depth))
@@ -158,13 +159,35 @@ class RotorGadget(nn.Module):
             h = self.activation(h)
         return h
 
+    def _fused_operator(self, stage: int) -> torch.Tensor:
+        """Return the pooled sum of a stage's cached branch operators, rebuilt when any input changes."""
+        branches = self.stages[stage]
+        operators = [branch.cached_parity_operator() for branch in branches]
+        key = (tuple(branch.cache_key() for branch in branches), self.pooling._version, self.pooling.data_ptr())
+        cached = self._fused_cache.get(stage)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        # Same widths and chunk size, so the operators share one layout and add.
+        with torch.no_grad():
+            weights = self.pooling[stage].to(operators[0].dtype)
+            fused = sum(weights[w] * operator for w, operator in enumerate(operators))
+        self._fused_cache[stage] = (key, fused)
+        return fused
+
+    def train(self, mode: bool = True) -> "RotorGadget":
+        self._fused_cache = {}
+        return super().train(mode)
+
+    def _apply(self, fn, recurse: bool = True):
+        self._fused_cache = {}
+        return super()._apply(fn, recurse)
+
     def _stage(self, h: torch.Tensor, stage: int) -> torch.Tensor:
         branches = self.stages[stage]
         weights = self.pooling[stage]
-        if all(branch.mode == "blocks" and branch.uses_cache() for branch in branches):
-            # Same widths and chunk size, so the operators share one layout and add.
-            fused = sum(weights[w] * branch.cached_parity_operator() for w, branch in enumerate(branches))
-            return branches[0].apply_parity_operator(h, fused)
+        pooling_needs_grad = torch.is_grad_enabled() and self.pooling.requires_grad
+        if not pooling_needs_grad and all(branch.mode == "blocks" and branch.uses_cache() for branch in branches):
+            return branches[0].apply_parity_operator(h, self._fused_operator(stage))
         total = None
         for w, branch in enumerate(branches):
             term = weights[w].to(h.dtype) * branch(h)

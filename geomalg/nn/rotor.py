@@ -79,32 +79,51 @@ def parity_indices(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @functools.lru_cache(maxsize=None)
-def vector_blade_tables(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    r"""Return gather tables of the products of Euclidean basis vectors with blades, in parity order.
+def bivector_pairing_tables(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Return gather tables that read bivector pairings from per-parity correlation matrices.
 
-    Positions ``0 .. c/2 - 1`` are the even blades and ``c/2 .. c - 1`` the
-    odd blades, each ascending in canonical order.  For basis vector ``i``
-    and position ``b``: :math:`(e_i v)_b = \text{left}[i, b]\, v_{\text{source}[i, b]}`
-    and :math:`(v e_i)_b = \text{right}[i, b]\, v_{\text{source}[i, b]}`.
-    Shapes ``(n, 2**n)``.
+    Blades are listed in parity order: positions ``0 .. h - 1`` are the even
+    blades and ``h .. 2h - 1`` the odd ones, ``h = 2**(n-1)``, each ascending
+    in canonical order.  For basis bivector ``q`` (pairs ``i < j`` in
+    lexicographic order) and position ``b``, with ``s = source(q, b)``:
+    :math:`(e_q v)_b = 	ext{left}[q, b]\, v_s` and
+    :math:`(v e_q)_b = 	ext{right}[q, b]\, v_s`.  ``index[q, b]`` is the
+    position of entry ``(b, s)`` in a ``(2, h, h)`` array of same-parity
+    correlations flattened, which is valid because ``e_q`` keeps parity.
+    Shapes ``(C(n, 2), 2**n)``.
     """
     even, odd = parity_indices(n)
     bitmaps = blades.blade_bitmaps(n)[np.concatenate([even, odd])]
     position_of_bitmap = np.empty(1 << n, dtype=np.int64)
     position_of_bitmap[bitmaps] = np.arange(1 << n)
+    half = 1 << (n - 1)
 
-    masks = (1 << np.arange(n, dtype=np.int64))[:, None]
+    masks = np.array([(1 << i) | (1 << j) for i in range(n) for j in range(i + 1, n)], dtype=np.int64)[:, None]
     source_bitmaps = bitmaps[None, :] ^ masks
     source = position_of_bitmap[source_bitmaps]
     left = blades.reordering_sign(masks, source_bitmaps)
     right = blades.reordering_sign(source_bitmaps, masks)
-    return source, left, right
+
+    position = np.arange(1 << n)[None, :]
+    index = (position // half) * half * half + (position % half) * half + source % half
+    return index, left, right
 
 
-def _vector_products(value: torch.Tensor, source: torch.Tensor, sign: torch.Tensor) -> torch.Tensor:
-    """Return ``e_i value`` or ``value e_i`` for every basis vector, shape ``value.shape[:-1] + (n, c)``."""
-    gathered = value.index_select(-1, source.reshape(-1)).view(*value.shape[:-1], *source.shape)
-    return gathered * sign
+def _bivector_pairing(weights: torch.Tensor, values: torch.Tensor, index: torch.Tensor,
+                      sign: torch.Tensor) -> torch.Tensor:
+    r"""Return :math:`\sum_t \langle w_t, e_q v_t
+angle` (or with :math:`v_t e_q`) for every pair and bivector.
+
+    ``weights`` and ``values`` have shape ``(2, pairs, tokens, h)`` (parity
+    first); the result has shape ``(pairs, C(n, 2))``.  The token sum is one
+    correlation matrix per parity and pair, from which the sign-weighted
+    entries are gathered.
+    """
+    correlation = torch.matmul(weights.transpose(-1, -2), values)
+    pairs = correlation.shape[1]
+    flat = correlation.transpose(0, 1).reshape(pairs, -1)
+    gathered = flat.index_select(1, index.reshape(-1)).view(pairs, *index.shape)
+    return (gathered * sign).sum(-1)
 
 
 class _ParityProduct(torch.autograd.Function):
@@ -146,42 +165,31 @@ class _ParityProduct(torch.autograd.Function):
         grad_out = grad_out.contiguous()
 
         # Per-pair products batched over (parity, k_out, k_in): pulled = g_j M_ji, pair_out = x_i M_ji^T.
-        pair_blocks = blocks.reshape(2 * k_out * k_in, half, half)
+        pair_blocks = blocks.reshape(2, k_out * k_in, half, half)
         grad_rows = grad_out.view(tokens, k_out, 2, half).permute(2, 1, 0, 3)[:, :, None]
-        grad_rows = grad_rows.expand(2, k_out, k_in, tokens, half).reshape(-1, tokens, half)
+        grad_rows = grad_rows.expand(2, k_out, k_in, tokens, half).reshape(2, k_out * k_in, tokens, half)
         x_rows = x.view(tokens, k_in, 2, half).permute(2, 1, 0, 3)[:, None]
-        x_rows = x_rows.expand(2, k_out, k_in, tokens, half).reshape(-1, tokens, half)
-        pulled = torch.bmm(grad_rows, pair_blocks)
-        pair_out = torch.bmm(x_rows, pair_blocks.transpose(1, 2))
+        x_rows = x_rows.expand(2, k_out, k_in, tokens, half).reshape(2, k_out * k_in, tokens, half)
+        pulled = torch.matmul(grad_rows, pair_blocks)
+        pair_out = torch.matmul(x_rows, pair_blocks.transpose(-1, -2))
 
-        # Back to (tokens, k_out, k_in, c) in parity order.
-        pulled = pulled.view(2, k_out, k_in, tokens, half).permute(3, 1, 2, 0, 4).reshape(tokens, k_out, k_in, size)
-        pair_out = pair_out.view(2, k_out, k_in, tokens, half).permute(3, 1, 2, 0, 4).reshape(tokens, k_out, k_in, size)
+        pair_scales = scales.reshape(-1)
+        grad_x = (pulled.view(2, k_out, k_in, tokens, half) * scales[None, :, :, None, None]).sum(1)
+        grad_x = grad_x.permute(2, 1, 0, 3).reshape(tokens, k_in, size)
+        grad_scales = (grad_rows * pair_out).sum(dim=(0, 2, 3)).view(k_out, k_in)
 
-        grad_x = torch.einsum("tjia,ji->tia", pulled, scales)
-        grad_scales = torch.einsum("tjb,tjib->ji", grad_out, pair_out)
+        index, left_sign, right_sign = (torch.as_tensor(table, device=x.device)
+                                        for table in bivector_pairing_tables(len(signature)))
 
-        source, left_sign, right_sign = (torch.as_tensor(table, device=x.device)
-                                         for table in vector_blade_tables(len(signature)))
-        left_sign = left_sign.to(x.dtype)
-        right_sign = right_sign.to(x.dtype)
-        upper_i, upper_j = torch.triu_indices(len(signature), len(signature), 1, device=x.device)
-
-        # Products with basis vectors are orthogonal and symmetric on
-        # coefficients, so <w, e_a e_b x> = <e_a w, e_b x> and
-        # <g, y e_a e_b> = <g e_b, y e_a>: an n x n Gram matrix per pair
-        # gives every bivector pairing at once.
-        pulled_turned = _vector_products(pulled, source, left_sign)
-        x_turned = _vector_products(x, source, left_sign)
-        left_gram = torch.einsum("tjiac,tibc->jiab", pulled_turned, x_turned)
-        left_pairing = left_gram[:, :, upper_i, upper_j] * scales[..., None]
+        # <pulled, e_q x> summed over tokens, then the exponential-map derivative at B.
+        left_pairing = _bivector_pairing(pulled, x_rows, index, left_sign.to(x.dtype)) * pair_scales[:, None]
+        left_pairing = left_pairing.view(k_out, k_in, -1)
         grad_left = torch.einsum("jiqp,jiq->jip", dexp_matrix(left, signature), left_pairing)
 
+        # <g, (M x) e_q> summed over tokens, then the derivative at -C, as S~ = exp(-C).
         right_bivector = left if right is None else right
-        grad_turned = _vector_products(grad_out, source, right_sign)
-        out_turned = _vector_products(pair_out, source, right_sign)
-        right_gram = torch.einsum("tjbc,tjiac->jiab", grad_turned, out_turned)
-        right_pairing = right_gram[:, :, upper_i, upper_j] * scales[..., None]
+        right_pairing = _bivector_pairing(grad_rows, pair_out, index, right_sign.to(x.dtype)) * pair_scales[:, None]
+        right_pairing = right_pairing.view(k_out, k_in, -1)
         grad_right = -torch.einsum("jiqp,jiq->jip", dexp_matrix(-right_bivector, signature), right_pairing)
 
         if right is None:
@@ -406,13 +414,14 @@ class RotorLinear(StructuredLinear):
         """
         return self._operator_matrix(self.parity_blocks())
 
-    def _cache_key(self) -> tuple:
+    def cache_key(self) -> tuple:
+        """Return the storage and version of every parameter the operator depends on; it changes with any edit."""
         parameters = [p for p in (self.left_bivectors, self.right_bivectors, self.scales) if p is not None]
         return tuple((p.data_ptr(), p._version, p.device, p.dtype) for p in parameters)
 
     def cached_parity_operator(self) -> torch.Tensor:
         """Return :meth:`parity_operator` without autograd, rebuilt only when a parameter has changed."""
-        key = self._cache_key()
+        key = self.cache_key()
         if self._cache is None or self._cache[0] != key:
             with torch.no_grad():
                 self._cache = (key, self.parity_operator())
