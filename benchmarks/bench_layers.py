@@ -45,11 +45,15 @@ def layer_factories(rank: int, block_size: int) -> list[tuple[str, LayerFactory]
     rotor_class = getattr(geomalg_nn, "RotorLinear", None)
     if rotor_class is not None:
         factories.append(("rotor", lambda n_in, n_out: rotor_class(n_in, n_out)))
+        factories.append(("rotor gadget W=3 D=2", lambda n_in, n_out: geomalg_nn.RotorGadget(n_in, n_out)))
     return factories
 
 
 def time_case(module: nn.Module, x: torch.Tensor, backward: bool, min_run_time: float) -> float:
     """Return the median seconds of one forward, or one forward and backward, of ``module`` on ``x``."""
+    # Inference runs in eval mode, where layers may cache derived operators;
+    # training runs in train mode.
+    module.train(backward)
     if backward:
         inputs = x.clone().requires_grad_(True)
         gradient = torch.randn(*x.shape[:-1], module.out_features, device=x.device, dtype=x.dtype)

@@ -31,8 +31,9 @@ LayerFactory = Callable[[int, int], nn.Module]
 def comparison_layers(rank: int = 64, block_size: int = 64) -> list[tuple[str, LayerFactory]]:
     """Return named factories ``(in_features, out_features) -> module`` for the cost table.
 
-    The list holds dense, low-rank and block-Hadamard layers, and the rotor
-    layer when :class:`geomalg.nn.RotorLinear` exists.  With
+    The list holds dense, low-rank and block-Hadamard layers, and, when
+    :class:`geomalg.nn.RotorLinear` exists, the rotor layer and the rotor
+    gadget of width 3 and depth 2, both with their default chunk size.  With
     ``rank == block_size`` the low-rank and block-Hadamard layers have about
     the same parameter count, :math:`r(n_{in} + n_{out})`.
     """
@@ -49,6 +50,7 @@ def comparison_layers(rank: int = 64, block_size: int = 64) -> list[tuple[str, L
     rotor_class = getattr(geomalg_nn, "RotorLinear", None)
     if rotor_class is not None:
         factories.append(("rotor", lambda n_in, n_out: rotor_class(n_in, n_out)))
+        factories.append(("rotor gadget W=3 D=2", lambda n_in, n_out: geomalg_nn.RotorGadget(n_in, n_out)))
     return factories
 
 

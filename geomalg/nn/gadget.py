@@ -7,7 +7,8 @@ import math
 import torch
 from torch import nn
 
-from ._checks import check_input_width, check_positive_int
+from ._base import StructuredLinear
+from ._checks import check_positive_int
 from .accounting import LayerCost
 from .rotor import RotorLinear
 
@@ -18,7 +19,7 @@ __all__ = ["RotorGadget"]
 _LAYER_NORM_FLOPS = 7
 
 
-class RotorGadget(nn.Module):
+class RotorGadget(StructuredLinear):
     r"""Linear map composed of ``depth`` stages of ``width`` parallel :class:`RotorLinear` layers.
 
     Stage :math:`d` maps :math:`h_{d-1}` to
@@ -101,9 +102,7 @@ class RotorGadget(nn.Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
-        self.in_features = check_positive_int("in_features", in_features)
-        self.out_features = check_positive_int("out_features", out_features)
+        super().__init__(in_features, out_features)
         self.width = check_positive_int("width", width)
         self.depth = check_positive_int("depth", depth)
         if hidden_features is None:
@@ -139,11 +138,8 @@ class RotorGadget(nn.Module):
         self.layer_norm = bool(layer_norm)
         self.activation = activation
 
-        if bias:
-            bound = 1.0 / math.sqrt(self.in_features)
-            self.bias = nn.Parameter(torch.empty(self.out_features, **factory).uniform_(-bound, bound))
-        else:
-            self.register_parameter("bias", None)
+        self._create_bias(bias, factory)
+        self._reset_bias()
 
     @property
     def is_linear(self) -> bool:
@@ -195,7 +191,7 @@ class RotorGadget(nn.Module):
         return total
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input_width(type(self).__name__, x, self.in_features)
+        self._check_input(x)
         h = x
         for stage in range(self.depth):
             if stage > 0:
@@ -204,10 +200,6 @@ class RotorGadget(nn.Module):
         if self.bias is not None:
             h = h + self.bias.to(h.dtype)
         return h
-
-    def parameter_count(self) -> int:
-        """Return the number of trainable entries, bias included."""
-        return sum(p.numel() for p in self.parameters())
 
     @torch.no_grad()
     def dense_weight(self) -> torch.Tensor:
@@ -229,23 +221,6 @@ class RotorGadget(nn.Module):
                 h = self._between_stages(h, stage)
             h = self._stage(h, stage)
         return h.T.contiguous()
-
-    @torch.no_grad()
-    def to_dense(self) -> nn.Linear:
-        """Return an ``nn.Linear`` that computes the same map, on the same device and dtype.
-
-        Raises
-        ------
-        ValueError
-            If the gadget is not linear (see :meth:`dense_weight`).
-        """
-        weight = self.dense_weight()
-        dense = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None,
-                          device=weight.device, dtype=weight.dtype)
-        dense.weight.copy_(weight)
-        if self.bias is not None:
-            dense.bias.copy_(self.bias)
-        return dense
 
     def cost(self, bytes_per_param: int | None = None, apply: str = "structured") -> LayerCost:
         """Count the gadget by the rules of :mod:`geomalg.nn.accounting`.

@@ -30,7 +30,7 @@ from .hadamard import is_power_of_two
 __all__ = ["MAX_CHUNK_SIZE", "MIN_CHUNK_SIZE", "RotorLinear", "default_chunk_size"]
 
 MIN_CHUNK_SIZE = 4
-"""Smallest chunk, Cl(2): smaller algebras have no rotation of blades beyond a sign."""
+"""Smallest chunk, Cl(2), because Cl(1) has no bivectors and so no rotor other than 1."""
 
 MAX_CHUNK_SIZE = 4096
 """Largest chunk, Cl(12)."""
@@ -65,7 +65,7 @@ def check_chunk_size(chunk_size: object) -> int:
 def wrapped_chunks(width: int, chunk_size: int) -> np.ndarray:
     """Return the feature index of every chunk position, shape ``(ceil(width / chunk_size), chunk_size)``.
 
-    Position ``a`` of chunk ``t`` holds feature ``(t * chunk_size + a) mod width``.
+    Position ``a`` of chunk ``t`` reads feature ``(t * chunk_size + a) mod width``.
     """
     count = math.ceil(width / chunk_size)
     positions = np.arange(count * chunk_size, dtype=np.int64)
@@ -86,8 +86,8 @@ def bivector_pairing_tables(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     blades and ``h .. 2h - 1`` the odd ones, ``h = 2**(n-1)``, each ascending
     in canonical order.  For basis bivector ``q`` (pairs ``i < j`` in
     lexicographic order) and position ``b``, with ``s = source(q, b)``:
-    :math:`(e_q v)_b = 	ext{left}[q, b]\, v_s` and
-    :math:`(v e_q)_b = 	ext{right}[q, b]\, v_s`.  ``index[q, b]`` is the
+    :math:`(e_q v)_b = \text{left}[q, b]\, v_s` and
+    :math:`(v e_q)_b = \text{right}[q, b]\, v_s`.  ``index[q, b]`` is the
     position of entry ``(b, s)`` in a ``(2, h, h)`` array of same-parity
     correlations flattened, which is valid because ``e_q`` keeps parity.
     Shapes ``(C(n, 2), 2**n)``.
@@ -111,8 +111,7 @@ def bivector_pairing_tables(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 def _bivector_pairing(weights: torch.Tensor, values: torch.Tensor, index: torch.Tensor,
                       sign: torch.Tensor) -> torch.Tensor:
-    r"""Return :math:`\sum_t \langle w_t, e_q v_t
-angle` (or with :math:`v_t e_q`) for every pair and bivector.
+    r"""Return :math:`\sum_t \langle w_t, e_q v_t \rangle` (or with :math:`v_t e_q`) for every pair and bivector.
 
     ``weights`` and ``values`` have shape ``(2, pairs, tokens, h)`` (parity
     first); the result has shape ``(pairs, C(n, 2))``.  The token sum is one
@@ -415,7 +414,7 @@ class RotorLinear(StructuredLinear):
         return self._operator_matrix(self.parity_blocks())
 
     def cache_key(self) -> tuple:
-        """Return the storage and version of every parameter the operator depends on; it changes with any edit."""
+        """Return the storage and version counter of every parameter the operator depends on, which change with any edit."""
         parameters = [p for p in (self.left_bivectors, self.right_bivectors, self.scales) if p is not None]
         return tuple((p.data_ptr(), p._version, p.device, p.dtype) for p in parameters)
 
