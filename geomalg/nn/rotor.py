@@ -141,8 +141,9 @@ class _ParityProduct(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, left, right, scales, blocks, signature):
+    def forward(ctx, x, left, right, scales, blocks, signature, tables):
         ctx.signature = signature
+        ctx.tables = tables
         ctx.save_for_backward(x, left, right, scales, blocks)
         tokens, k_in, size = x.shape
         k_out = blocks.shape[1]
@@ -177,8 +178,7 @@ class _ParityProduct(torch.autograd.Function):
         grad_x = grad_x.permute(2, 1, 0, 3).reshape(tokens, k_in, size)
         grad_scales = (grad_rows * pair_out).sum(dim=(0, 2, 3)).view(k_out, k_in)
 
-        index, left_sign, right_sign = (torch.as_tensor(table, device=x.device)
-                                        for table in bivector_pairing_tables(len(signature)))
+        index, left_sign, right_sign = ctx.tables
 
         # <pulled, e_q x> summed over tokens, then the exponential-map derivative at B.
         left_pairing = _bivector_pairing(pulled, x_rows, index, left_sign.to(x.dtype)) * pair_scales[:, None]
@@ -192,8 +192,8 @@ class _ParityProduct(torch.autograd.Function):
         grad_right = -torch.einsum("jiqp,jiq->jip", dexp_matrix(-right_bivector, signature), right_pairing)
 
         if right is None:
-            return grad_x, grad_left + grad_right, None, grad_scales, None, None
-        return grad_x, grad_left, grad_right, grad_scales, None, None
+            return grad_x, grad_left + grad_right, None, grad_scales, None, None, None
+        return grad_x, grad_left, grad_right, grad_scales, None, None, None
 
 
 class RotorLinear(StructuredLinear):
@@ -338,9 +338,14 @@ class RotorLinear(StructuredLinear):
         self.register_buffer("input_gather", torch.as_tensor(input_gather, device=device), persistent=False)
         self.register_buffer("output_scatter", torch.as_tensor(output_scatter, device=device),
                              persistent=False)
+        self.register_buffer("parity_order", torch.as_tensor(parity_order, device=device), persistent=False)
+        self.register_buffer("canonical_order", torch.as_tensor(np.argsort(parity_order), device=device),
+                             persistent=False)
+        for name, table in zip(("index", "left_sign", "right_sign"), bivector_pairing_tables(self.n)):
+            self.register_buffer(f"pairing_{name}", torch.as_tensor(table, device=device), persistent=False)
         self.output_overlap = bool((counts > 1).any())
         if self.output_overlap:
-            self.register_buffer("output_weight", torch.as_tensor(1.0 / counts, device=device),
+            self.register_buffer("output_weight", torch.as_tensor(1.0 / counts, dtype=torch.float32, device=device),
                                  persistent=False)
         else:
             # Each output is covered once, so the scatter is a permutation.
@@ -391,11 +396,10 @@ class RotorLinear(StructuredLinear):
         if right is not None:
             return torch.stack([operator.even, operator.odd])
 
-        even, odd = parity_indices(self.n)
         dense = operator.to_dense()
+        half = self.chunk_size // 2
         halves = []
-        for indices in (even, odd):
-            index = torch.as_tensor(indices, device=dense.device)
+        for index in (self.parity_order[:half], self.parity_order[half:]):
             halves.append(dense.index_select(-2, index).index_select(-1, index))
         return torch.stack(halves)
 
@@ -469,7 +473,8 @@ class RotorLinear(StructuredLinear):
             blocks = self.parity_blocks()
         left = self.left_bivectors.to(dtype)
         right = None if self.right_bivectors is None else self.right_bivectors.to(dtype)
-        mapped = _ParityProduct.apply(chunks, left, right, self.scales.to(dtype), blocks, self.signature)
+        tables = (self.pairing_index, self.pairing_left_sign, self.pairing_right_sign)
+        mapped = _ParityProduct.apply(chunks, left, right, self.scales.to(dtype), blocks, self.signature, tables)
         flat = mapped.reshape(rows.shape[0], -1).to(x.dtype)
         return self._combine_outputs(flat).reshape(*batch_shape, self.out_features)
 
@@ -480,12 +485,8 @@ class RotorLinear(StructuredLinear):
         tokens = rows.shape[0]
 
         # Chunks in canonical blade order, as the sandwich expects.
-        even, odd = parity_indices(self.n)
-        parity_order = np.concatenate([even, odd])
-        to_canonical = torch.as_tensor(np.argsort(parity_order), device=x.device)
-        to_parity = torch.as_tensor(parity_order, device=x.device)
         chunks = rows.index_select(1, self.input_gather).view(tokens, self.in_chunks, self.chunk_size)
-        chunks = chunks.index_select(-1, to_canonical)
+        chunks = chunks.index_select(-1, self.canonical_order)
 
         left = self.left_bivectors.to(dtype)
         right = None if self.right_bivectors is None else self.right_bivectors.to(dtype)
@@ -494,7 +495,7 @@ class RotorLinear(StructuredLinear):
                           method=self.exp_method)
         summed = torch.einsum("tjic,ji->tjc", mapped, self.scales.to(dtype))
 
-        flat = summed.index_select(-1, to_parity).reshape(tokens, -1)
+        flat = summed.index_select(-1, self.parity_order).reshape(tokens, -1)
         return self._combine_outputs(flat).to(x.dtype).reshape(*batch_shape, self.out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
