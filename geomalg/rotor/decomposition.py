@@ -23,9 +23,10 @@ Two methods find the planes:
     loops, and its state (one vector per plane) can be stored and passed back
     in as a warm start.
 
-Algebras with mixed or null signatures are not covered by either method and
-raise ``ValueError``; :func:`geomalg.rotor.bivector_exp` still handles them
-with ``method="taylor"``.
+Algebras with mixed or null signatures go through
+:mod:`geomalg.rotor.general` with ``"eigh"`` (eigenvectors of the
+non-symmetric map :math:`v \mapsto v \rfloor B`); ``"power"`` covers only the
+all +1 and all -1 signatures.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import torch
 
 from geomalg.rotor._inputs import check_bivector, to_working
 from geomalg.rotor._tables import as_torch, bivector_pairs, validate_signature
+from geomalg.rotor.general import general_components
 
 METHODS = ("eigh", "power")
 """Decomposition methods accepted by :func:`invariant_decomposition`."""
@@ -72,8 +74,8 @@ def check_euclidean_like(signature: tuple[int, ...], what: str) -> None:
     if set(signature) not in ({1}, {-1}):
         raise ValueError(
             f"{what} supports signatures whose basis vectors all square to +1 or all to -1; "
-            f"got {signature}. Use bivector_exp(..., method='taylor') or the 'blocks' and 'dense' "
-            "sandwich modes for mixed and null signatures"
+            f"got {signature}. Use method='eigh' for the decomposition, bivector_exp(..., method='taylor'), "
+            "or the 'blocks' and 'dense' sandwich modes for mixed and null signatures"
         )
 
 
@@ -215,9 +217,11 @@ def invariant_decomposition(
         Tensor or array of shape ``(..., C(n, 2))`` with the coefficients of
         :math:`e_{ij}`, ``i < j``, in lexicographic order.
     signature
-        Squares of the basis vectors, such as ``(1,) * n``. All must be +1 or all -1.
+        Squares of the basis vectors, such as ``(1,) * n``; null vectors first
+        as in ``clifford.Cl(p, q, r)``.
     method
-        ``"eigh"`` (exact, eigen solver) or ``"power"`` (fixed-budget power iteration).
+        ``"eigh"`` (exact, eigen solver, every signature) or ``"power"``
+        (fixed-budget power iteration, signatures all +1 or all -1).
     state
         Warm start for ``"power"``: shape ``(..., k, n)``, as returned with ``return_state=True``.
     iterations
@@ -229,15 +233,22 @@ def invariant_decomposition(
     -------
     components : tensor or array of shape ``(k, ..., C(n, 2))``
         Simple bivectors :math:`b_m` with :math:`\sum_m b_m = B` and
-        :math:`b_m b_l = b_l b_m`, stacked on a new leading axis, ordered by
-        increasing angle for ``"eigh"``. The dtype and type follow the input.
+        :math:`b_m b_l = b_l b_m`, stacked on a new leading axis. For all +1 or
+        all -1 signatures ``"eigh"`` orders them by increasing angle. In other
+        signatures they come by decreasing :math:`|b_m^2|`, and the last one is
+        the remainder, which also carries any null component
+        (:math:`b^2 = 0`). The dtype and type follow the input.
     state : tensor of shape ``(..., k, n)`` or None
         Only when ``return_state`` is true.
 
     Raises
     ------
     ValueError
-        If the last axis is not C(n, 2), the signature is mixed or null, or the method is unknown.
+        If the last axis is not C(n, 2) or the method is unknown; with
+        ``"power"``, if the signature is mixed or null; in mixed and null
+        signatures, if the bivector is loxodromic (complex-conjugate
+        :math:`b_m^2`, possible when p, q >= 2) or its part with
+        :math:`b^2 \approx 0` is not simple (two or more null planes).
 
     Notes
     -----
@@ -252,6 +263,9 @@ def invariant_decomposition(
     tensor, kind = to_working(bivector, "bivector")
     check_bivector(tensor, n)
     state_tensor = None if state is None else to_working(state, "state")[0]
+    if method == "eigh" and set(squares) not in ({1}, {-1}):
+        components = kind.restore(general_components(tensor, squares).movedim(-2, 0))
+        return (components, None) if return_state else components
     planes = find_planes(tensor, squares, method, state_tensor, iterations)
     components = kind.restore(plane_components(planes, n).movedim(-2, 0))
     if return_state:

@@ -36,6 +36,7 @@ from geomalg.rotor._tables import (
     vector_map_structure,
 )
 from geomalg.rotor.decomposition import Planes, eigh_planes, find_planes, plane_components
+from geomalg.rotor.general import general_log
 
 EXP_METHODS = ("auto", "eigh", "power", "taylor")
 """Methods accepted by :func:`bivector_exp`; ``"auto"`` is ``"eigh"`` where it applies, else ``"taylor"``."""
@@ -297,7 +298,7 @@ def log_tensor(rotor: torch.Tensor, signature: tuple[int, ...]) -> torch.Tensor:
 
 
 def rotor_log(rotor: Any, signature: Sequence[int]):
-    r"""Compute a bivector ``B`` with :math:`\exp(B) = R` and every plane angle in :math:`(-\pi, \pi]`.
+    r"""Compute a bivector ``B`` with :math:`\exp(B) = R`.
 
     Parameters
     ----------
@@ -305,7 +306,7 @@ def rotor_log(rotor: Any, signature: Sequence[int]):
         Tensor or array of shape ``(..., 2**n)`` holding a rotor
         (:math:`R \tilde R = 1`, even grades only).
     signature
-        Squares of the basis vectors; all must be +1 or all -1.
+        Squares of the basis vectors, null vectors first as in ``clifford.Cl(p, q, r)``.
 
     Returns
     -------
@@ -314,25 +315,39 @@ def rotor_log(rotor: Any, signature: Sequence[int]):
     Raises
     ------
     ValueError
-        If the last axis is not ``2**n`` or the signature is mixed or null.
+        If the last axis is not ``2**n``. In mixed and null signatures also
+        when no real logarithm is found: an elliptic plane at rotor angle
+        exactly :math:`\pm\pi/2`, a rotor outside the identity component, or
+        a sign repair that needs the decomposition of a loxodromic ``B``.
 
     Notes
     -----
-    The rotor fixes the vector rotation ``L``; the eigenvalues
-    :math:`e^{i\varphi}` of ``L`` give the planes and the angles
-    :math:`\varphi/2`, and the sign of :math:`\langle R \tilde R_0\rangle_0`
-    decides whether one plane needs an extra half turn. Where the rotor has
-    several planes at angle :math:`\pm\pi/2` or :math:`\pi` the logarithm is
-    not unique and one of them is returned.
+    Signatures all +1 or all -1: the rotor fixes the vector rotation ``L``;
+    the eigenvalues :math:`e^{i\varphi}` of ``L`` give the planes and the
+    angles :math:`\varphi/2`, and the sign of :math:`\langle R \tilde R_0\rangle_0`
+    decides whether one plane needs an extra half turn. Every plane angle is
+    in :math:`(-\pi, \pi]`, and where the rotor has several planes at angle
+    :math:`\pm\pi/2` or :math:`\pi` one of the logarithms is returned.
 
-    NOTE: gradients flow through ``torch.linalg.eig`` of ``L`` and are not
-    finite where ``L`` has repeated eigenvalues (isoclinic or half-turn planes).
+    Other signatures (:func:`geomalg.rotor.general.general_log`): ``B`` comes
+    from the principal matrix logarithm of ``L`` (elliptic angles in
+    :math:`(-\pi/2, \pi/2)`, any hyperbolic rapidity, any null translation),
+    then one elliptic plane is turned by :math:`\pi` if :math:`\exp(B) = -R`,
+    and two Newton steps polish ``B``. :math:`\exp(\log R) = R` holds for
+    rotors in the identity component with no elliptic plane at angle
+    :math:`\pm\pi/2`. ``R`` and ``-R`` are told apart only through an
+    elliptic plane, so ``-exp(B)`` for purely hyperbolic or null ``B`` raises.
+
+    NOTE: gradients flow through ``torch.linalg.eig`` of ``L`` in the all +1
+    and all -1 signatures and are not finite where ``L`` has repeated
+    eigenvalues (isoclinic or half-turn planes). The other signatures return
+    no gradient.
     """
     squares = validate_signature(signature)
-    if set(squares) not in ({1}, {-1}):
-        raise ValueError(
-            f"rotor_log supports signatures whose basis vectors all square to +1 or all to -1; got {squares}"
-        )
     tensor, kind = to_working(rotor, "rotor")
     check_multivector(tensor, len(squares), "rotor")
-    return kind.restore(log_tensor(tensor, squares))
+    if set(squares) in ({1}, {-1}):
+        return kind.restore(log_tensor(tensor, squares))
+    with torch.no_grad():
+        bivector = general_log(tensor.detach(), squares)
+    return kind.restore(bivector.to(tensor.dtype))
