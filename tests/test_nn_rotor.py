@@ -295,3 +295,15 @@ def test_cuda_matches_cpu():
     gpu.eval()
     with torch.no_grad():
         assert torch.allclose(gpu(x.cuda()).cpu(), expected, atol=TOLERANCE, rtol=0)
+
+
+@pytest.mark.parametrize("chunk_size,double_rotor", [(16, True), (16, False), (1024, True), (1024, False)])
+def test_direct_and_compound_blocks_agree(chunk_size, double_rotor):
+    torch.manual_seed(14)
+    layer = RotorLinear(chunk_size, chunk_size, chunk_size=chunk_size, double_rotor=double_rotor,
+                        dtype=torch.float64)
+    left = layer.left_bivectors.detach()
+    right = None if layer.right_bivectors is None else layer.right_bivectors.detach()
+    direct = layer._direct_parity_blocks(left, right)
+    compound = layer._compound_parity_blocks(left, right)
+    assert torch.allclose(direct, compound, atol=1e-10, rtol=0)
