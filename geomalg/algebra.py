@@ -125,7 +125,7 @@ class Algebra:
         """
         names = self.blade_names
         if name not in names:
-            raise ValueError(f"no blade named {name!r} in {self!r}; names look like {names[1:4]} (see blade_names)")
+            raise ValueError(f"no blade named {name!r} in {self!r}; {_suggest_blade(name, names)}")
         values = np.zeros(self.dim)
         values[names.index(name)] = coefficient
         if arrays.is_tensor(like):
@@ -283,7 +283,7 @@ class Algebra:
         if square == 0:
             raise ValueError(
                 f"the dual a I^-1 is undefined in the degenerate algebra {self!r} because its pseudoscalar squares "
-                "to 0; use a non-degenerate algebra (r = 0) or a complement that does not divide by I"
+                "to 0; compute it in a non-degenerate algebra (r = 0)"
             )
         values, recorded, wrapped = self._unwrap(a, "a")
         inverse_pseudoscalar = np.zeros(self.dim)
@@ -346,23 +346,31 @@ class Algebra:
         # Row j of `rows` is a e_j, so a x = sum_j x_j (a e_j) = rows^T x.
         rows = self.geometric_product(values[..., None, :], identity)
         target = identity[0]
-        failed = False
+        system = rows.transpose(-1, -2) if arrays.is_tensor(values) else np.swapaxes(rows, -1, -2)
         try:
             if arrays.is_tensor(values):
-                solution = torch.linalg.solve(rows.transpose(-1, -2), target.expand(*rows.shape[:-1]))
+                solution = torch.linalg.solve(system, target.expand(*rows.shape[:-1]))
             else:
-                solution = np.linalg.solve(np.swapaxes(rows, -1, -2), np.broadcast_to(target, rows.shape[:-1])[..., None])[..., 0]
+                solution = np.linalg.solve(system, np.broadcast_to(target, rows.shape[:-1])[..., None])[..., 0]
         except (np.linalg.LinAlgError, RuntimeError):
-            failed = True
-        if not failed:
-            left = self.geometric_product(values, solution)
-            right = self.geometric_product(solution, values)
-            residual = max(float(_max_abs(left - target).max()), float(_max_abs(right - target).max()))
-            failed = not np.isfinite(residual) or residual > 1e3 * tolerance
-        if failed:
+            solution = None
+
+        if solution is None:
+            bad = _singular_rows(system)
+        else:
+            left = _max_abs(self.geometric_product(values, solution) - target)
+            right = _max_abs(self.geometric_product(solution, values) - target)
+            residual = np.asarray(_to_numpy(left) if arrays.is_tensor(left) else left)
+            residual = np.maximum(residual, np.asarray(_to_numpy(right) if arrays.is_tensor(right) else right))
+            bad = np.argwhere(~np.isfinite(residual) | (residual > 1e3 * tolerance))
+        if len(bad):
+            index = tuple(int(i) for i in bad[0])
+            element = _to_numpy(values[index]) if arrays.is_tensor(values) else values[index]
+            where = f" at batch index {index} ({len(bad)} of the batch are singular)" if index else ""
             raise ValueError(
-                f"element is not invertible in {self!r}: no b with a b = b a = 1 exists (its left multiplication is "
-                "singular); check for null vectors or zero-divisors such as (1 + e1) in Cl(1)"
+                f"element {_describe(self, element)}{where} is not invertible in {self!r}: no b with a b = b a = 1 "
+                "exists because its left multiplication is singular. Null vectors (v^2 = 0), zero and "
+                "zero-divisors such as 1 + e1 in Cl(1) have no inverse"
             )
         return solution
 
@@ -435,6 +443,37 @@ class Algebra:
         values, _, wrapped = self._unwrap(a, "a")
         bivector = rotor.rotor_log(values, self.signature)
         return self._wrap(self._embed_bivector(bivector), (2,), wrapped)
+
+
+def _suggest_blade(name: str, names: list[str]) -> str:
+    """Return a hint for an unknown blade name: the canonical spelling when the indices exist but are out of order."""
+    digits = name[1:].split("_") if "_" in name else list(name[1:])
+    if name.startswith("e") and all(d.isdigit() for d in digits) and digits:
+        separator = "_" if "_" in (names[-1] if names else "") else ""
+        canonical = "e" + separator.join(sorted(digits, key=int))
+        if canonical in names and len(set(digits)) == len(digits):
+            return f"blade names list indices in increasing order, so use {canonical!r} (and negate if the swap is odd)"
+    return f"names run {names[0]!r}, {names[1:4]}, ..., {names[-1]!r} (see blade_names)"
+
+
+def _to_numpy(values) -> np.ndarray:
+    return values.detach().cpu().numpy() if arrays.is_tensor(values) else np.asarray(values)
+
+
+def _singular_rows(system) -> np.ndarray:
+    """Return the batch indices of the matrices in ``system`` that are singular to working precision."""
+    matrices = _to_numpy(system).astype(np.float64)
+    if matrices.ndim == 2:
+        matrices = matrices[None]
+        ranks = np.linalg.matrix_rank(matrices)
+        return np.argwhere(ranks < matrices.shape[-1])[:, :0]
+    ranks = np.linalg.matrix_rank(matrices)
+    return np.argwhere(ranks < matrices.shape[-1])
+
+
+def _describe(algebra, element: np.ndarray) -> str:
+    terms = [f"{c:.6g}{('*' + name) if name else ''}" for c, name in zip(element, algebra.blade_names) if c != 0]
+    return " + ".join(terms[:8]) + (" + ..." if len(terms) > 8 else "") if terms else "0"
 
 
 def _split_grades(grades):

@@ -92,3 +92,23 @@ def test_tensors_on_different_devices_are_rejected(monkeypatch):
     b = torch.zeros(4, device="meta")
     with pytest.raises(ValueError, match="different devices"):
         arrays.match_kinds(a, b)
+
+
+def test_inverse_error_names_batch_index():
+    algebra = Algebra(3, 0, 1)
+    batch = np.zeros((5, 16))
+    batch[:, 0] = 1.0
+    batch[3] = 0.0
+    batch[3, 1] = 1.0
+    with pytest.raises(ValueError, match=r"element 1\*e1 at batch index \(3,\)"):
+        algebra.inverse(batch)
+
+
+def test_unknown_blade_suggests_canonical_order():
+    with pytest.raises(ValueError, match="use 'e12'"):
+        Algebra(3).blade("e21")
+
+
+def test_batch_shapes_that_do_not_broadcast():
+    with pytest.raises(ValueError, match=r"shapes \(3, 8\) and \(4, 8\) do not broadcast"):
+        Algebra(3).geometric_product(np.zeros((3, 8)), np.zeros((4, 8)))

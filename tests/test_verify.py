@@ -85,3 +85,40 @@ def test_real_checks_are_registered():
 
 def test_format_table_has_header():
     assert format_table([]).splitlines()[0].split() == ["check", "signature", "max", "abs", "error", "tolerance", "result"]
+
+
+def test_skipped_check_does_not_fail(monkeypatch, capsys):
+    from geomalg.verify.registry import CheckSkipped
+
+    registry = Registry()
+
+    @registry.register("demo.ok", 1e-3)
+    def ok():
+        return 0.0
+
+    @registry.register("demo.unavailable", 1e-3)
+    def unavailable():
+        raise CheckSkipped("reference not installed")
+
+    monkeypatch.setattr("geomalg.verify.__main__.registry_checks", lambda: registry)
+    assert main(["--no-progress"]) == 0
+    output = capsys.readouterr().out
+    assert "skip" in output
+    assert "reference not installed" in output
+    assert output.strip().splitlines()[-1].startswith("1 passed, 0 failed, 1 skipped")
+
+
+def test_empty_only_pattern_is_rejected(capsys):
+    assert main(["--only", ""]) == 2
+    assert "non-empty PATTERN" in capsys.readouterr().err
+
+
+def test_proof_checks_skip_outside_checkout(monkeypatch):
+    import sys
+
+    from geomalg.verify import checks_proofs
+    from geomalg.verify.registry import CheckSkipped
+
+    monkeypatch.setitem(sys.modules, "proofs", None)
+    with pytest.raises(CheckSkipped, match="source checkout"):
+        checks_proofs._derivation("rotor_log")

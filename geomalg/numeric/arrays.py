@@ -77,6 +77,16 @@ def flatten_pair(a, b):
     Returns the two ``(batch, dimension)`` operands and the broadcast leading shape.
     """
     dimension = a.shape[-1]
+    try:
+        if is_tensor(a):
+            torch.broadcast_shapes(a.shape[:-1], b.shape[:-1])
+        else:
+            np.broadcast_shapes(a.shape[:-1], b.shape[:-1])
+    except (RuntimeError, ValueError):
+        raise ValueError(
+            f"operands of shapes {tuple(a.shape)} and {tuple(b.shape)} do not broadcast: their leading (batch) "
+            f"axes {tuple(a.shape[:-1])} and {tuple(b.shape[:-1])} must be equal or 1 where they differ"
+        ) from None
     if is_tensor(a):
         leading = torch.broadcast_shapes(a.shape[:-1], b.shape[:-1])
         dtype = torch.promote_types(a.dtype, b.dtype)

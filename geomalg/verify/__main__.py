@@ -1,6 +1,7 @@
 """``python -m geomalg.verify``: run the registered numerical checks and print a report.
 
-Exit status 0 when every selected check passes, 1 when any fails, 2 for bad arguments.
+Exit status 0 when no selected check fails (skipped checks do not fail), 1 when any
+fails, 2 for bad arguments.
 """
 
 from __future__ import annotations
@@ -35,9 +36,13 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     logging.basicConfig(level=logging.DEBUG if arguments.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if any(not pattern.strip() for pattern in arguments.only):
+        print("--only needs a non-empty PATTERN, such as --only product.geometric", file=sys.stderr)
+        return 2
     checks = registry_checks().select(full=arguments.full, patterns=arguments.only)
     if not checks:
-        print(f"no check matches {arguments.only}; run with --list to see the names", file=sys.stderr)
+        patterns = ", ".join(repr(pattern) for pattern in arguments.only)
+        print(f"no check matches {patterns}; run with --list to see the names", file=sys.stderr)
         return 2
     if arguments.list:
         for check in checks:
@@ -48,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     outcomes = run_checks(checks, progress=not arguments.no_progress)
     report(sys.stdout, outcomes, time.perf_counter() - start)
-    return 0 if all(outcome.passed for outcome in outcomes) else 1
+    return 1 if any(outcome.failed for outcome in outcomes) else 0
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ runner reports as a failure. The derivations are exact, so the tolerance is 0.
 ``proofs`` is a folder of the source tree, not part of the installed package.
 The derivation modules are imported when a check runs, so listing the checks
 and the start of ``python -m geomalg.verify`` do not pay for importing them, and
-an installed copy without the source tree reports a clear error from each check.
+an installed copy without the source tree reports each check as skipped, with the reason.
 Default signatures keep the symbolic work to a few seconds; ``--full`` adds the
 rest of each derivation's cases.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 
-from geomalg.verify.registry import register
+from geomalg.verify.registry import CheckSkipped, register
 
 TOLERANCE = 0.0
 """Exact identities: any failure raises, so the error is 0.0 or the check fails."""
@@ -27,7 +27,7 @@ def _derivation(name: str):
 
     Raises
     ------
-    ModuleNotFoundError
+    CheckSkipped
         If ``proofs`` is not importable, which happens outside a source checkout.
     """
     try:
@@ -35,10 +35,9 @@ def _derivation(name: str):
     except ModuleNotFoundError as error:
         if error.name not in ("proofs", f"proofs.{name}"):
             raise
-        raise ModuleNotFoundError(
+        raise CheckSkipped(
             f"the derivations module proofs.{name} is not importable; run python -m geomalg.verify "
-            "from the root of a geomalg source checkout, where the proofs/ folder is",
-            name=error.name,
+            "from the root of a geomalg source checkout, where the proofs/ folder is"
         ) from None
 
 

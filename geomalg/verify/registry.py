@@ -16,6 +16,13 @@ from typing import Callable, Iterable, Sequence
 Signature = tuple[int, int, int]
 
 
+class CheckSkipped(Exception):
+    """Raised by a check that cannot run here (for example, its reference is not installed).
+
+    The report lists it as skipped with the message, and it does not fail the run.
+    """
+
+
 @dataclass(frozen=True)
 class Check:
     """One registered check bound to one signature (or to none)."""

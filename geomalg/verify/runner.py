@@ -13,7 +13,7 @@ from typing import TextIO
 from tqdm import tqdm
 
 import geomalg.verify
-from geomalg.verify.registry import REGISTRY, Check
+from geomalg.verify.registry import REGISTRY, Check, CheckSkipped
 
 logger = logging.getLogger(__name__)
 
@@ -26,10 +26,15 @@ class Outcome:
     error: float
     seconds: float
     exception: str | None = None
+    skipped: bool = False
 
     @property
     def passed(self) -> bool:
         return self.exception is None and math.isfinite(self.error) and self.error <= self.check.tolerance
+
+    @property
+    def failed(self) -> bool:
+        return not self.passed and not self.skipped
 
 
 def load_check_modules() -> list[str]:
@@ -50,6 +55,8 @@ def run_checks(checks: list[Check], progress: bool = True) -> list[Outcome]:
         try:
             error = check.run()
             outcomes.append(Outcome(check, error, time.perf_counter() - start))
+        except CheckSkipped as reason:
+            outcomes.append(Outcome(check, math.nan, time.perf_counter() - start, f"skipped: {reason}", skipped=True))
         except Exception as exception:  # a failing check must not hide the others
             logger.debug("check %s raised", check.label, exc_info=True)
             message = f"{type(exception).__name__}: {exception}"
@@ -65,7 +72,7 @@ def format_table(outcomes: list[Outcome]) -> str:
         check = outcome.check
         signature = "-" if check.signature is None else "Cl({},{},{})".format(*check.signature)
         error = "-" if outcome.exception else f"{outcome.error:.2e}"
-        result = "pass" if outcome.passed else "FAIL"
+        result = "pass" if outcome.passed else ("skip" if outcome.skipped else "FAIL")
         rows.append((check.name, signature, error, f"{check.tolerance:.0e}", result))
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
@@ -77,9 +84,14 @@ def format_table(outcomes: list[Outcome]) -> str:
 
 
 def summary_line(outcomes: list[Outcome], seconds: float) -> str:
-    """Return a line such as ``152 passed, 0 failed in 48.1 s``."""
+    """Return a line such as ``152 passed, 0 failed, 3 skipped in 48.1 s``."""
     passed = sum(outcome.passed for outcome in outcomes)
-    return f"{passed} passed, {len(outcomes) - passed} failed in {seconds:.1f} s"
+    failed = sum(outcome.failed for outcome in outcomes)
+    skipped = sum(outcome.skipped for outcome in outcomes)
+    line = f"{passed} passed, {failed} failed"
+    if skipped:
+        line += f", {skipped} skipped"
+    return f"{line} in {seconds:.1f} s"
 
 
 def report(stream: TextIO, outcomes: list[Outcome], seconds: float) -> None:
