@@ -371,7 +371,7 @@ def run_experiment(
     ------
     ValueError
         For an unknown method, model or layer, a model without separate
-        q/k/v projections, or an output folder that holds results (see ``resume``).
+        q/k/v projections, or an output folder that contains a run (see ``resume``).
     MethodUnavailableError
         If a method named in ``config.methods`` cannot be built.
     FileNotFoundError
