@@ -174,6 +174,9 @@ def test_atomic_write_leaves_no_temporary(tmp_path):
     atomic_write_text(path, "two")
     assert path.read_text() == "two"
     assert os.listdir(path.parent) == ["file.txt"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
 
 
 def test_cache_key_depends_on_every_setting():

@@ -409,6 +409,7 @@ def run_experiment(
     for method in methods:
         rows.append(_method_row(context, method, rows[0]))
 
-    title = f"{loaded.model_id}, layers {','.join(map(str, layers))}, {corpus.name}"
+    layer_label = "layer" if len(layers) == 1 else "layers"
+    title = f"{loaded.model_id}, {layer_label} {','.join(map(str, layers))}, {corpus.name}"
     write_reports(rows, folder, title, _metadata(context))
     return rows

@@ -34,6 +34,12 @@ class ResultsExistError(FileExistsError):
     """The output folder contains an earlier run, and neither resume nor overwrite was requested."""
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, write) -> None:
     # The data goes to a temporary file in the same folder, which is then
     # renamed over the target. A reader, or a resumed run, therefore finds
@@ -45,6 +51,8 @@ def _atomic_write(path: Path, write) -> None:
             write(stream)
             stream.flush()
             os.fsync(stream.fileno())
+        # mkstemp creates the file as 0600; give it the mode a plain open() would.
+        os.chmod(temporary, 0o666 & ~_current_umask())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
