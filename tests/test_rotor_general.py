@@ -15,6 +15,7 @@ import torch
 
 from geomalg import blades
 from geomalg.rotor import bivector_exp, invariant_decomposition, rotor_log
+from geomalg.verify import checks_rotor
 from geomalg.verify.checks_rotor import clifford_bivector, clifford_exp, clifford_layout
 
 # (p, q, r, seed): seeds whose random bivector is not loxodromic.
@@ -36,14 +37,7 @@ def bivector_of(n, **coefficients):
 
 def decomposition_error(p, q, r, bivector, components):
     """Return the max of |sum - B|, |b ^ b| and |[b_i, b_j]| with ``clifford`` products."""
-    layout = clifford_layout(p, q, r)
-    error = float(np.abs(components.sum(axis=0) - bivector).max())
-    parts = [clifford_bivector(layout, component) for component in components]
-    for i, part in enumerate(parts):
-        error = max(error, float(np.abs((part ^ part).value).max()))
-        for other in parts[i + 1 :]:
-            error = max(error, float(np.abs((part * other - other * part).value).max()))
-    return error
+    return checks_rotor.decomposition_error(clifford_layout(p, q, r), bivector, components)
 
 
 @pytest.mark.parametrize("p, q, r, seed", MIXED_CASES)
