@@ -7,7 +7,10 @@ For each n it times, in float32 on the CPU:
   The cases are the single-rotor grade blocks, the double-rotor parity blocks
   and the dense reference. The structured mode has no separate build step, so
   it is timed as decomposition, apply and backward on one vector;
-* applying a built operator to batches of vectors (no gradient);
+* applying a built operator to batches of vectors (no gradient). The
+  structured mode at batch 512 builds and applies the block operator, since
+  ``structured_apply`` routes batches of ``BLOCK_ROUTE_ROWS`` rows or more
+  there, so its time includes that build;
 * ``torch.nn.Linear(2**n, 2**n)`` on the same batches.
 
 It then prints the ratios behind two targets at n = 11 and batch 1: the
@@ -18,7 +21,9 @@ gradients against the dense reference. Run::
     python benchmarks/bench_rotor.py --sizes 8 10 --threads 1
 
 Timings are medians over ``--repeat`` runs after one warm-up run; a case that
-takes longer than ``--budget`` seconds is run once more only.
+takes longer than ``--budget`` seconds is run once more only. Use
+``--threads 1`` on small shared machines: with 2 threads, tiny matrix
+products stalled for about 32 ms each on a loaded 2-core machine.
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ compute the same map:
     all to -1 it applies each simple factor :math:`\cos\theta + \sin\theta\,vu`
     as two products with vectors, so a multivector costs ``O(n**2 2**n)`` work.
     In other signatures it sums a scaled Taylor series of products with ``B``.
+    Batches of :data:`BLOCK_ROUTE_ROWS` rows or more under one unbatched
+    bivector go to the block operator instead.
 ``"dense"``
     The full ``2**n x 2**n`` matrix, built as left-multiplication by ``R``
     times right-multiplication by :math:`\tilde S`; the reference.
