@@ -252,7 +252,8 @@ def invariant_decomposition(
 
     Notes
     -----
-    Gradients flow through ``torch.linalg.eigh``. Where two angles coincide
+    Gradients flow through ``torch.linalg.eigh`` in the all +1 and all -1
+    signatures. In other signatures (n >= 4) the components carry no gradient. Where two angles coincide
     (isoclinic planes) or an angle is 0 the components are not unique and
     their gradient is not finite; :func:`geomalg.rotor.bivector_exp` and the
     sandwich operators do not differentiate through the decomposition and stay

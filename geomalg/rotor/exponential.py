@@ -33,10 +33,9 @@ from geomalg.rotor._tables import (
     bivector_gather,
     gather_last,
     validate_signature,
-    vector_map_structure,
 )
 from geomalg.rotor.decomposition import Planes, eigh_planes, find_planes, plane_components
-from geomalg.rotor.general import general_log
+from geomalg.rotor.general import bivector_from_vector_map, general_log
 
 EXP_METHODS = ("auto", "eigh", "power", "taylor")
 """Methods accepted by :func:`bivector_exp`; ``"auto"`` is ``"eigh"`` where it applies, else ``"taylor"``."""
@@ -272,9 +271,7 @@ def log_tensor(rotor: torch.Tensor, signature: tuple[int, ...]) -> torch.Tensor:
     rotation = vector_rotation_of_rotor(working, signature)
     generator = _log_vector_generator(rotation)
 
-    structure = as_torch(vector_map_structure(signature), working)
-    solve = torch.linalg.pinv(structure.reshape(structure.shape[0], -1).T)
-    bivector = torch.einsum("pk,...k->...p", solve, generator.reshape(generator.shape[:-2] + (-1,)))
+    bivector = bivector_from_vector_map(generator, signature)
 
     # The vector rotation fixes R only up to sign; when exp(B) = -R, one plane
     # turns by an extra pi, which flips the sign and keeps its angle in (-pi, pi].

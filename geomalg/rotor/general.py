@@ -97,7 +97,8 @@ def general_components(bivector: torch.Tensor, signature: tuple[int, ...]) -> to
     Tensor of shape ``(..., k, C(n, 2))`` in the input's dtype. Components are
     ordered by decreasing :math:`|\lambda|` except the last, which is the
     remainder :math:`B - \sum_i b_i` (the smallest :math:`|\lambda|`, or the
-    null part). Unused slots are zero.
+    null part). Unused slots are zero. For ``n >= 4`` the result carries no
+    gradient.
 
     Raises
     ------
@@ -109,13 +110,14 @@ def general_components(bivector: torch.Tensor, signature: tuple[int, ...]) -> to
     """
     n = len(signature)
     k = n // 2
+    if k < 2:
+        return bivector.unsqueeze(-2).clone()
+
     dtype = bivector.dtype
     working = bivector.detach().to(torch.float64)
     batch_shape = working.shape[:-1]
     flat = working.reshape(-1, working.shape[-1])
     skew = _skew(flat, n)
-    if k < 2:
-        return bivector.unsqueeze(-2).clone()
 
     metric = torch.tensor(signature, dtype=torch.float64, device=flat.device)
     action = skew * metric
@@ -253,7 +255,7 @@ def general_log(rotor: torch.Tensor, signature: tuple[int, ...]) -> torch.Tensor
     r"""Return a bivector ``B`` with :math:`\exp(B) = R` for rotors of any signature, float64 ``(..., C(n,2))``.
 
     ``B`` comes from the principal logarithm of the vector map
-    :math:`x \mapsto R x \tilde R = \exp(2 F_B)`. That fixes ``R`` up to
+    :math:`L = \exp(\mathrm{ad}_B)`, :math:`\mathrm{ad}_B x = Bx - xB`. That fixes ``R`` up to
     sign, and a wrong sign is repaired by turning the elliptic component with
     the largest angle by :math:`\pi`. With two or more null basis vectors the
     part of ``B`` spanned by null-null blades acts as zero on vectors, so it
@@ -262,9 +264,11 @@ def general_log(rotor: torch.Tensor, signature: tuple[int, ...]) -> torch.Tensor
     Raises
     ------
     ValueError
-        If the vector map has an eigenvalue -1 (elliptic rotor angle exactly
-        :math:`\pi/2`), or :math:`\exp(B) = -R` and ``B`` has no elliptic plane
-        (a hyperbolic rotor outside the identity component has no real logarithm).
+        If the square roots of ``L`` do not converge, if :math:`\exp(B) = -R`
+        and ``B`` has no elliptic plane (a rotor outside the identity
+        component has no real logarithm), if that sign repair meets a
+        loxodromic ``B``, or if the result misses ``R`` by more than
+        :data:`LOG_TOLERANCE` (relative).
     """
     from geomalg.rotor.exponential import taylor_exp
     from geomalg.rotor.sandwich import multiplication_matrix
@@ -274,9 +278,7 @@ def general_log(rotor: torch.Tensor, signature: tuple[int, ...]) -> torch.Tensor
     rotation = _vector_map_of_rotor(working, signature)
     generator = principal_matrix_log(rotation)
 
-    structure = as_torch(vector_map_structure(signature), working)
-    solve = torch.linalg.pinv(structure.reshape(structure.shape[0], -1).T)
-    bivector = torch.einsum("pk,...k->...p", solve, generator.reshape(generator.shape[:-2] + (-1,)))
+    bivector = bivector_from_vector_map(generator, signature)
 
     if sum(1 for square in signature if square == 0) >= 2:
         candidate = taylor_exp(bivector, signature)
@@ -307,6 +309,17 @@ def general_log(rotor: torch.Tensor, signature: tuple[int, ...]) -> torch.Tensor
     factor = (angle - math.pi) / angle.clamp_min(1e-300)
     corrected = bivector + ((factor - 1.0).unsqueeze(-1) * plane)
     return _refine_log(torch.where(flip.unsqueeze(-1), corrected, bivector), working, signature)
+
+
+def bivector_from_vector_map(generator: torch.Tensor, signature: tuple[int, ...]) -> torch.Tensor:
+    r"""Return the bivector ``B`` (``..., C(n,2)``) whose map :math:`x \mapsto Bx - xB` is closest to ``generator`` (``..., n, n``).
+
+    The least-squares solve goes through the pseudo-inverse, so blades that act
+    as zero on vectors (two null vectors) get coefficient 0.
+    """
+    structure = as_torch(vector_map_structure(signature), generator)
+    solve = torch.linalg.pinv(structure.reshape(structure.shape[0], -1).T)
+    return torch.einsum("pk,...k->...p", solve, generator.reshape(generator.shape[:-2] + (-1,)))
 
 
 def _refine_log(bivector: torch.Tensor, rotor: torch.Tensor, signature: tuple[int, ...], max_steps: int = 8) -> torch.Tensor:
