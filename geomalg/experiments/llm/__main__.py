@@ -18,7 +18,7 @@ logger = logging.getLogger("geomalg.experiments.llm")
 # Small settings for CI: one layer, a few hundred tokens, a few windows.
 SMOKE_SETTINGS = {
     "capture_tokens": 512, "validation_tokens": 256, "capture_window": 128, "epochs": 3,
-    "eval_window": 128, "eval_stride": 64, "windows": 4, "task_items": 8,
+    "eval_window": 128, "eval_stride": 64, "windows": 2, "task_items": 4,
 }
 
 
