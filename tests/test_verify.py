@@ -120,5 +120,6 @@ def test_proof_checks_skip_outside_checkout(monkeypatch):
     from geomalg.verify.registry import CheckSkipped
 
     monkeypatch.setitem(sys.modules, "proofs", None)
+    monkeypatch.setitem(sys.modules, "proofs.rotor_log", None)
     with pytest.raises(CheckSkipped, match="source checkout"):
         checks_proofs._derivation("rotor_log")
