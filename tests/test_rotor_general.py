@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from geomalg import blades
-from geomalg.rotor import bivector_exp, invariant_decomposition, rotor_log
+from geomalg.rotor import bivector_exp, invariant_decomposition, rotor_log, sandwich
 from geomalg.verify import checks_rotor
 from geomalg.verify.checks_rotor import clifford_bivector, clifford_exp, clifford_layout
 
@@ -198,3 +198,39 @@ def test_exp_of_components_matches_exp_mixed():
             product = product * (1.0 + part)
     expected = bivector_exp(bivector, signature_of(3, 1, 1), method="taylor")
     assert np.abs(product.value - expected).max() < 1e-12
+
+
+def turned_bivector(bivector, signature, seed):
+    """Return ``R B R~`` for a random rotor ``R``, so the planes leave the coordinate axes."""
+    n = len(signature)
+    full = np.zeros(1 << n)
+    full[blades.grade_slice(n, 2)] = bivector
+    rotor_bivector = 0.7 * np.random.default_rng(seed).standard_normal(math.comb(n, 2))
+    return sandwich(full, rotor_bivector, signature, mode="dense")[blades.grade_slice(n, 2)]
+
+
+@pytest.mark.parametrize("p, q, r, planes", [
+    (2, 4, 0, {"e12": 1.0, "e34": 1.0, "e56": 1.0}),
+    (4, 2, 0, {"e12": 0.7, "e34": 0.7, "e56": 0.2}),
+    (3, 3, 1, {"e23": 0.5, "e45": 0.5, "e67": 0.5}),
+])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_decomposition_isoclinic_turned(p, q, r, planes, seed):
+    # Repeated elliptic planes after a random rotor: the eigenvectors of a repeated eigenvalue mix planes.
+    n = p + q + r
+    bivector = turned_bivector(bivector_of(n, **planes), signature_of(p, q, r), seed)
+    components = invariant_decomposition(bivector, signature_of(p, q, r))
+    assert decomposition_error(p, q, r, bivector, components) < 1e-9
+
+
+def test_decomposition_rejects_triple_hyperbolic():
+    bivector = turned_bivector(bivector_of(8, e15=1.0, e26=1.0, e37=1.0, e48=1.0), signature_of(4, 4, 0), 1)
+    with pytest.raises(ValueError, match="repeated three or more times|not simple"):
+        invariant_decomposition(bivector, signature_of(4, 4, 0))
+
+
+@pytest.mark.parametrize("gap", [1e-10, 1e-7, 1e-4])
+def test_decomposition_near_isoclinic_turned(gap):
+    bivector = turned_bivector(bivector_of(6, e12=0.7, e34=0.7 + gap, e56=0.2), signature_of(4, 2, 0), 0)
+    components = invariant_decomposition(bivector, signature_of(4, 2, 0))
+    assert decomposition_error(4, 2, 0, bivector, components) < 1e-7

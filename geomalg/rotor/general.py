@@ -169,8 +169,9 @@ def general_components(bivector: torch.Tensor, signature: tuple[int, ...]) -> to
     same_group = same_group & elliptic.unsqueeze(-1) & elliptic.unsqueeze(-2)
     same_group = same_group | torch.eye(count, dtype=torch.bool, device=flat.device)
     hermitian = representatives.transpose(-1, -2) @ (complex_metric[:, None] * representatives.conj())
+    # With V' = V conj(U) the Gram matrix becomes U^H H U, which eigh makes diagonal.
     unitary = _group_unitary(hermitian, same_group)
-    representatives = representatives @ unitary
+    representatives = representatives @ unitary.conj()
     partners = torch.where(elliptic.unsqueeze(-2), representatives.conj(), partners)
 
     # Dual basis: w = partners H^{-1} with H = V^T eta W, so v_a^T eta w_b = delta_ab.
@@ -187,6 +188,7 @@ def general_components(bivector: torch.Tensor, signature: tuple[int, ...]) -> to
     remainder = flat - explicit.sum(dim=-2)
     _check_remainder_simple(remainder, n, scale)
     components = torch.cat([explicit, remainder.unsqueeze(-2)], dim=-2)
+    _check_components(components, metric, n, scale)
     return components.reshape(batch_shape + components.shape[-2:]).to(dtype)
 
 
@@ -201,6 +203,29 @@ def _check_remainder_simple(remainder: torch.Tensor, n: int, scale: torch.Tensor
             f"near-null planes (rank-3 singular value {float(third.max()):.3g} against coefficient scale "
             f"{float(scale.max()):.3g}), so no split into commuting simple bivectors was found; "
             "use bivector_exp(..., method='taylor') for the exponential"
+        )
+
+
+def _check_components(components: torch.Tensor, metric: torch.Tensor, n: int, scale: torch.Tensor) -> None:
+    """Raise ``ValueError`` unless every component is simple and each pair commutes, relative to ``scale``.
+
+    NOTE: repeated hyperbolic planes of multiplicity 3 or more under a
+    generic change of basis (``e15 + e26 + e37 + e48`` boosted in Cl(4, 4))
+    fail this check, because ``eig`` splits their real eigenvalue into
+    complex pairs. They raise here instead of returning wrong components.
+    """
+    skews = _skew(components, n)
+    rank_excess = torch.linalg.svdvals(skews)[..., 2].amax(dim=-1)
+    maps = skews * metric
+    products_ab = maps.unsqueeze(-3) @ maps.unsqueeze(-4)
+    commutators = (products_ab - products_ab.transpose(-3, -4)).abs().amax(dim=(-4, -3, -2, -1))
+    bad = (rank_excess > 1e-7 * scale) | (commutators > 1e-7 * scale * scale)
+    if bool(bad.any()):
+        raise ValueError(
+            "invariant decomposition failed: the components found are not simple or do not commute "
+            f"(rank-3 singular value {float(rank_excess.max()):.3g}, commutator {float(commutators.max()):.3g}, "
+            f"coefficient scale {float(scale.max()):.3g}); this happens for planes repeated three or more "
+            "times with b^2 > 0. Use bivector_exp(..., method='taylor') for the exponential"
         )
 
 
