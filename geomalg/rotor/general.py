@@ -41,7 +41,7 @@ NULL_TOLERANCE = 1e-6
 r"""Relative size of :math:`|\mu|` (to the largest :math:`|A_{ij}|`) below which a plane counts as null."""
 
 LOG_TOLERANCE = 1e-9
-"""Largest relative error of :math:`\exp(\log R)` that :func:`general_log` accepts."""
+r"""Largest relative error of :math:`\exp(\log R)` that :func:`general_log` accepts."""
 
 REPEAT_TOLERANCE = 1e-8
 r"""Relative distance of two :math:`\mu` below which their planes count as repeated (isoclinic)."""
@@ -80,6 +80,93 @@ def _group_unitary(gram: torch.Tensor, same_group: torch.Tensor) -> torch.Tensor
     order = torch.argsort(group_index + 0.5 * torch.arange(m, dtype=group_index.dtype, device=gram.device) / m, dim=-1)
     inverse = torch.argsort(order, dim=-1)
     return unitary.gather(-1, inverse.unsqueeze(-2).expand(unitary.shape))
+
+
+def _pick_representatives(
+    eigenvalues: torch.Tensor, eigenvectors: torch.Tensor, scale: torch.Tensor, count: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Return ``(mu, valid, vectors)`` for the ``count`` largest non-null eigenvalues, one per +-mu pair.
+
+    Raises
+    ------
+    ValueError
+        If a chosen pair has a complex square (a loxodromic bivector).
+    """
+    n = eigenvectors.shape[-1]
+
+    # Pick one representative of each +-mu pair: positive real part, or positive
+    # imaginary part when the eigenvalue is (nearly) imaginary.
+    real, imaginary = eigenvalues.real, eigenvalues.imag
+    score = torch.where(real.abs() > imaginary.abs(), real, imaginary)
+    magnitude = eigenvalues.abs()
+    null_level = NULL_TOLERANCE * scale.unsqueeze(-1)
+    candidate = (score > 0) & (magnitude > null_level)
+    key = torch.where(candidate, magnitude, -torch.ones_like(magnitude))
+    order = torch.argsort(key, dim=-1, descending=True)[..., :count]
+    chosen_mu = eigenvalues.gather(-1, order)
+    valid = candidate.gather(-1, order)
+    representatives = eigenvectors.gather(-1, order.unsqueeze(-2).expand(-1, n, -1))
+
+    squares = chosen_mu * chosen_mu
+    loxodromic = valid & (squares.imag.abs() > 1e-6 * squares.abs().clamp_min(1e-300))
+    if bool(loxodromic.any()):
+        raise ValueError(
+            "bivector is loxodromic: B^2 has complex-conjugate invariants lambda (possible in Cl(p, q) with "
+            "p, q >= 2), so it has no split into real commuting simple bivectors; use "
+            "bivector_exp(..., method='taylor') for its exponential"
+        )
+
+    return chosen_mu, valid, representatives
+
+
+def _dual_vectors(
+    eigenvalues: torch.Tensor,
+    eigenvectors: torch.Tensor,
+    chosen_mu: torch.Tensor,
+    valid: torch.Tensor,
+    elliptic: torch.Tensor,
+    representatives: torch.Tensor,
+    metric: torch.Tensor,
+    scale: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``(v, w)``, each ``(batch, n, count)``, with ``M v = mu v``, ``M w = -mu w`` and ``v_a^T eta w_b = delta_ab``."""
+    n = eigenvectors.shape[-1]
+    count = chosen_mu.shape[-1]
+    device = eigenvectors.device
+
+    # Partners: elliptic pairs use the conjugate eigenvector. Hyperbolic pairs
+    # take distinct eigenvectors nearest -mu, one per representative, so a
+    # repeated mu still gets a basis of its partner eigenspace.
+    taken = torch.zeros(eigenvalues.shape, dtype=torch.bool, device=device)
+    partner_columns = []
+    for j in range(count):
+        distance = (eigenvalues + chosen_mu[..., j : j + 1]).abs()
+        distance = torch.where(taken, torch.full_like(distance, math.inf), distance)
+        index = distance.argmin(dim=-1, keepdim=True)
+        taken = taken.scatter(-1, index, True)
+        partner_columns.append(eigenvectors.gather(-1, index.unsqueeze(-2).expand(-1, n, -1)).squeeze(-1))
+    partners = torch.stack(partner_columns, dim=-1)
+
+    # Repeated elliptic mu: rotate the representatives so that the Hermitian
+    # Gram matrix v_a^T eta conj(v_b) is diagonal within each group; then each
+    # conjugate partner is dual to its own representative and every component is real.
+    complex_metric = metric.to(eigenvectors.dtype)
+    same_group = (chosen_mu.unsqueeze(-1) - chosen_mu.unsqueeze(-2)).abs() <= REPEAT_TOLERANCE * scale[:, None, None]
+    same_group = same_group & elliptic.unsqueeze(-1) & elliptic.unsqueeze(-2)
+    same_group = same_group | torch.eye(count, dtype=torch.bool, device=device)
+    hermitian = representatives.transpose(-1, -2) @ (complex_metric[:, None] * representatives.conj())
+    # With V' = V conj(U) the Gram matrix becomes U^H H U, which eigh makes diagonal.
+    unitary = _group_unitary(hermitian, same_group)
+    representatives = representatives @ unitary.conj()
+    partners = torch.where(elliptic.unsqueeze(-2), representatives.conj(), partners)
+
+    # Dual basis: w = partners H^{-1} with H = V^T eta W, so v_a^T eta w_b = delta_ab.
+    gram = representatives.transpose(-1, -2) @ (complex_metric[:, None] * partners)
+    pair_mask = valid.unsqueeze(-1) & valid.unsqueeze(-2)
+    identity = torch.eye(count, dtype=gram.dtype, device=device)
+    gram = torch.where(pair_mask, gram, identity.expand_as(gram))
+    duals = torch.linalg.solve(gram.transpose(-1, -2), partners.transpose(-1, -2)).transpose(-1, -2)
+    return representatives, duals
 
 
 def general_components(bivector: torch.Tensor, signature: tuple[int, ...]) -> torch.Tensor:
@@ -124,62 +211,9 @@ def general_components(bivector: torch.Tensor, signature: tuple[int, ...]) -> to
     scale = skew.abs().amax(dim=(-2, -1)).clamp_min(torch.finfo(torch.float64).tiny)
     eigenvalues, eigenvectors = torch.linalg.eig(action)
 
-    # Pick one representative of each +-mu pair: positive real part, or positive
-    # imaginary part when the eigenvalue is (nearly) imaginary.
-    real, imaginary = eigenvalues.real, eigenvalues.imag
-    score = torch.where(real.abs() > imaginary.abs(), real, imaginary)
-    magnitude = eigenvalues.abs()
-    null_level = NULL_TOLERANCE * scale.unsqueeze(-1)
-    candidate = (score > 0) & (magnitude > null_level)
-    key = torch.where(candidate, magnitude, -torch.ones_like(magnitude))
-    count = k - 1
-    order = torch.argsort(key, dim=-1, descending=True)[..., :count]
-    chosen_mu = eigenvalues.gather(-1, order)
-    valid = candidate.gather(-1, order)
-    representatives = eigenvectors.gather(-1, order.unsqueeze(-2).expand(-1, n, -1))
-
-    squares = chosen_mu * chosen_mu
-    loxodromic = valid & (squares.imag.abs() > 1e-6 * squares.abs().clamp_min(1e-300))
-    if bool(loxodromic.any()):
-        raise ValueError(
-            "bivector is loxodromic: B^2 has complex-conjugate invariants lambda (possible in Cl(p, q) with "
-            "p, q >= 2), so it has no split into real commuting simple bivectors; use "
-            "bivector_exp(..., method='taylor') for its exponential"
-        )
-    elliptic = valid & (squares.real < 0)
-
-    # Partners: elliptic pairs use the conjugate eigenvector. Hyperbolic pairs
-    # take distinct eigenvectors nearest -mu, one per representative, so a
-    # repeated mu still gets a basis of its partner eigenspace.
-    taken = torch.zeros_like(magnitude, dtype=torch.bool)
-    partner_columns = []
-    for j in range(count):
-        distance = (eigenvalues + chosen_mu[..., j : j + 1]).abs()
-        distance = torch.where(taken, torch.full_like(distance, math.inf), distance)
-        index = distance.argmin(dim=-1, keepdim=True)
-        taken = taken.scatter(-1, index, True)
-        partner_columns.append(eigenvectors.gather(-1, index.unsqueeze(-2).expand(-1, n, -1)).squeeze(-1))
-    partners = torch.stack(partner_columns, dim=-1)
-
-    # Repeated elliptic mu: rotate the representatives so that the Hermitian
-    # Gram matrix v_a^T eta conj(v_b) is diagonal within each group; then each
-    # conjugate partner is dual to its own representative and every component is real.
-    complex_metric = metric.to(eigenvectors.dtype)
-    same_group = (chosen_mu.unsqueeze(-1) - chosen_mu.unsqueeze(-2)).abs() <= REPEAT_TOLERANCE * scale[:, None, None]
-    same_group = same_group & elliptic.unsqueeze(-1) & elliptic.unsqueeze(-2)
-    same_group = same_group | torch.eye(count, dtype=torch.bool, device=flat.device)
-    hermitian = representatives.transpose(-1, -2) @ (complex_metric[:, None] * representatives.conj())
-    # With V' = V conj(U) the Gram matrix becomes U^H H U, which eigh makes diagonal.
-    unitary = _group_unitary(hermitian, same_group)
-    representatives = representatives @ unitary.conj()
-    partners = torch.where(elliptic.unsqueeze(-2), representatives.conj(), partners)
-
-    # Dual basis: w = partners H^{-1} with H = V^T eta W, so v_a^T eta w_b = delta_ab.
-    gram = representatives.transpose(-1, -2) @ (complex_metric[:, None] * partners)
-    pair_mask = valid.unsqueeze(-1) & valid.unsqueeze(-2)
-    identity = torch.eye(count, dtype=gram.dtype, device=flat.device)
-    gram = torch.where(pair_mask, gram, identity.expand_as(gram))
-    duals = torch.linalg.solve(gram.transpose(-1, -2), partners.transpose(-1, -2)).transpose(-1, -2)
+    chosen_mu, valid, representatives = _pick_representatives(eigenvalues, eigenvectors, scale, k - 1)
+    elliptic = valid & ((chosen_mu * chosen_mu).real < 0)
+    representatives, duals = _dual_vectors(eigenvalues, eigenvectors, chosen_mu, valid, elliptic, representatives, metric, scale)
 
     outer = representatives.unsqueeze(-2) * duals.unsqueeze(-3)
     planes = chosen_mu[..., None, None, :] * (outer - outer.transpose(-2, -3))
