@@ -13,7 +13,7 @@ polynomial. Eigenvectors of different pairs are :math:`\eta`-orthogonal
 .. math::
     A_i = \mu_i\,(v w^T - w v^T),
 
-which needs no inverse of :math:`\eta` and so also holds with null vectors.
+which needs no inverse of :math:`\eta` and so is also valid with null vectors.
 Elliptic planes (:math:`\lambda < 0`) have :math:`\mu = i\theta` and
 :math:`w \propto \bar v`. Hyperbolic planes (:math:`\lambda > 0`) have real
 :math:`\mu` and null eigenvectors. The component with the smallest
@@ -137,19 +137,19 @@ def _dual_vectors(
     # Partners: elliptic pairs use the conjugate eigenvector. Hyperbolic pairs
     # take distinct eigenvectors nearest -mu, one per representative, so a
     # repeated mu still gets a basis of its partner eigenspace.
-    taken = torch.zeros(eigenvalues.shape, dtype=torch.bool, device=device)
+    used = torch.zeros(eigenvalues.shape, dtype=torch.bool, device=device)
     partner_columns = []
     for j in range(count):
         distance = (eigenvalues + chosen_mu[..., j : j + 1]).abs()
-        distance = torch.where(taken, torch.full_like(distance, math.inf), distance)
+        distance = torch.where(used, torch.full_like(distance, math.inf), distance)
         index = distance.argmin(dim=-1, keepdim=True)
-        taken = taken.scatter(-1, index, True)
+        used = used.scatter(-1, index, True)
         partner_columns.append(eigenvectors.gather(-1, index.unsqueeze(-2).expand(-1, n, -1)).squeeze(-1))
     partners = torch.stack(partner_columns, dim=-1)
 
     # Repeated elliptic mu: rotate the representatives so that the Hermitian
-    # Gram matrix v_a^T eta conj(v_b) is diagonal within each group; then each
-    # conjugate partner is dual to its own representative and every component is real.
+    # Gram matrix v_a^T eta conj(v_b) is diagonal within each group. Then each
+    # conjugate partner is dual to its own representative, so every component is real.
     complex_metric = metric.to(eigenvectors.dtype)
     same_group = (chosen_mu.unsqueeze(-1) - chosen_mu.unsqueeze(-2)).abs() <= REPEAT_TOLERANCE * scale[:, None, None]
     same_group = same_group & elliptic.unsqueeze(-1) & elliptic.unsqueeze(-2)
