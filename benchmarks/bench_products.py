@@ -8,8 +8,9 @@ Run::
 For every n it times two cases: full x full multivectors, and vector x bivector
 (geomalg then uses its grade-aware kernel; clifford always runs its full product).
 clifford is timed the way it is used, one ``MultiVector`` product at a time in a
-Python loop. Throughput is products per second; the ratio columns divide
-geomalg's throughput by clifford's. Targets: geomalg at least as fast as clifford
+Python loop. Throughput is products per second from the median call time; the
+ratio columns divide geomalg's throughput by clifford's. Pass ``--threads 1`` to
+pin Torch to one thread. Targets: geomalg at least as fast as clifford
 at every n, and batched Torch at least 10x clifford's loop at n = 8.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import time
 
 import numpy as np
@@ -29,16 +31,19 @@ CASES = ("full x full", "vector x bivector")
 
 
 def throughput(function, count: int, minimum_seconds: float) -> float:
-    """Return calls of ``function`` per second times ``count`` (products per call), after one warm-up call."""
+    """Return ``count`` (products per call) divided by the median call time, after one warm-up call.
+
+    The median keeps one stalled call (another process, a thread pool waking up)
+    from dominating the figure.
+    """
     function()
-    calls = 0
+    durations = []
     start = time.perf_counter()
-    while True:
+    while len(durations) < 3 or time.perf_counter() - start < minimum_seconds:
+        before = time.perf_counter()
         function()
-        calls += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= minimum_seconds:
-            return calls * count / elapsed
+        durations.append(time.perf_counter() - before)
+    return count / statistics.median(durations)
 
 
 def operands(n: int, case: str, batch: int, rng: np.random.Generator):
@@ -68,11 +73,13 @@ def measure(n: int, case: str, batch: int, seconds: float) -> dict[str, float]:
         for x, y in zip(a_objects, b_objects):
             x * y
 
+    # Torch runs before Numba: Numba's OpenMP worker threads keep spinning for a while after a
+    # parallel loop and would take CPU time from Torch's threads on a 2-core machine.
     algebra.backend = "numba"
     results = {
         "clifford": throughput(clifford_loop, loop_size, seconds),
-        "numba": throughput(lambda: algebra.geometric_product(a, b, grades=grades), batch, seconds),
         "torch": throughput(lambda: algebra.geometric_product(a_tensor, b_tensor, grades=grades), batch, seconds),
+        "numba": throughput(lambda: algebra.geometric_product(a, b, grades=grades), batch, seconds),
     }
     return results
 
@@ -80,8 +87,11 @@ def measure(n: int, case: str, batch: int, seconds: float) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[4, 6, 8, 10], help="algebra dimensions to measure")
-    parser.add_argument("--seconds", type=float, default=1.0, help="minimum timing window per measurement")
+    parser.add_argument("--seconds", type=float, default=1.0, help="minimum timing window per measurement, in seconds")
+    parser.add_argument("--threads", type=int, default=None, help="Torch intra-op threads (default: Torch's choice)")
     arguments = parser.parse_args()
+    if arguments.threads is not None:
+        torch.set_num_threads(arguments.threads)
 
     batches = {4: 65536, 6: 16384, 8: 2048, 10: 256, 12: 16}
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}")
