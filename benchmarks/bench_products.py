@@ -5,8 +5,9 @@ Run::
     python benchmarks/bench_products.py            # n = 4, 6, 8, 10
     python benchmarks/bench_products.py --n 4 6    # a subset
 
-For every n it times two cases: full x full multivectors, and vector x bivector
-(geomalg then uses its grade-aware kernel; clifford always runs its full product).
+For every n it times two cases: full x full multivectors, and vector x bivector.
+In the second case geomalg uses its grade-aware kernel, while clifford always
+runs its full product.
 clifford is timed the way it is used, one ``MultiVector`` product at a time in a
 Python loop. Throughput is products per second from the median call time; the
 ratio columns divide geomalg's throughput by clifford's. Pass ``--threads 1`` to

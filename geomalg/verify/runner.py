@@ -72,7 +72,12 @@ def format_table(outcomes: list[Outcome]) -> str:
         check = outcome.check
         signature = "-" if check.signature is None else "Cl({},{},{})".format(*check.signature)
         error = "-" if outcome.exception else f"{outcome.error:.2e}"
-        result = "pass" if outcome.passed else ("skip" if outcome.skipped else "FAIL")
+        if outcome.passed:
+            result = "pass"
+        elif outcome.skipped:
+            result = "skip"
+        else:
+            result = "FAIL"
         rows.append((check.name, signature, error, f"{check.tolerance:.0e}", result))
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
