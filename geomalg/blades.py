@@ -89,7 +89,7 @@ def blade_grades(n: int) -> np.ndarray:
 
 
 def grade_slice(n: int, grade: int) -> slice:
-    """Return the contiguous slice of canonical indices that holds the blades of one grade."""
+    """Return the contiguous slice of canonical indices that contains the blades of one grade."""
     if not 0 <= grade <= n:
         raise ValueError(f"grade {grade} is out of range for an algebra with n = {n}; use 0 <= grade <= {n}")
     start = sum(_binomial(n, k) for k in range(grade))

@@ -39,7 +39,7 @@ def default_cache_dir() -> Path:
 
 
 def kernel_path(spec: KernelSpec, cache_dir: Path) -> Path:
-    """Return the file that holds ``spec``'s generated module."""
+    """Return the path of ``spec``'s generated module."""
     return Path(cache_dir) / (spec.module_name() + ".py")
 
 

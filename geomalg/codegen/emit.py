@@ -150,7 +150,9 @@ def _table_body(spec: KernelSpec) -> str:
             "def tables():\n"
             "    return (TABLE,)\n"
         )
+    device_tables = ""
     if spec.backend == "torch":
+        device_tables = "DEVICE_TABLES = {}  # index tensors of TABLE per (device, dtype), filled on first use\n"
         cache = "None" if spec.mode == "streamed" else "DEVICE_TABLES"
         apply = f"    return runtime.apply_torch(a, b, tables(), DIMENSION, {cache})\n"
     else:
@@ -159,7 +161,7 @@ def _table_body(spec: KernelSpec) -> str:
         "from geomalg import blades\n"
         "from geomalg.codegen import runtime\n\n"
         f"CHUNK_TERMS = {TABLE_MAX_TERMS}\n"
-        "DEVICE_TABLES = {}  # index tensors of TABLE per (device, dtype), filled on first use\n\n"
+        f"{device_tables}\n"
         f"{tables}\n\n"
         "def apply(a, b):\n"
         f"{apply}"

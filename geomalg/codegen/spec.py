@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from geomalg import blades
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 """Bumped whenever generated source changes, so cached modules from older versions are not reused."""
 
 BACKENDS = ("numpy", "numba", "torch")

@@ -1,6 +1,6 @@
 """SymPy multivectors built on the blade rules of :mod:`geomalg.blades`.
 
-A :class:`SymbolicMultivector` holds one SymPy expression per basis blade, in
+A :class:`SymbolicMultivector` contains one SymPy expression per basis blade, in
 the canonical blade order. Its products come from the same
 :func:`geomalg.blades.product_table` that the numeric kernels are generated
 from, so the symbolic and numeric layers cannot disagree about a sign.
@@ -58,11 +58,11 @@ class SymbolicMultivector:
         ``assumptions`` are passed to :class:`sympy.Symbol` (for example ``real=True``).
         """
         n = len(signature)
-        wanted = set(blades.normalize_grades(grades, n))
+        selected = set(blades.normalize_grades(grades, n))
         grade_of = blades.blade_grades(n)
         coefficients = []
         for index, bitmap in enumerate(blades.blade_bitmaps(n)):
-            if grade_of[index] not in wanted:
+            if grade_of[index] not in selected:
                 coefficients.append(sympy.Integer(0))
                 continue
             factors = [str(i + 1) for i in range(n) if bitmap >> i & 1]

@@ -140,7 +140,7 @@ def associativity(p: int, q: int, r: int) -> float:
 
 @register("identity.reverse_of_product", TOLERANCE, DEFAULT_SIGNATURES, FULL_SIGNATURES)
 def reverse_of_product(p: int, q: int, r: int) -> float:
-    """The reverse of a b minus ~b ~a."""
+    """Compare the reverse of a b with ~b ~a."""
     algebra = _algebra(p, q, r)
     a, b = _operands(p, q, r, seed=7)
     left = algebra.reverse(algebra.geometric_product(a, b))
@@ -171,7 +171,7 @@ def grade_selection(p: int, q: int, r: int) -> float:
 
 @register("symbolic.matches_numeric", TOLERANCE, [(2, 1, 1), (3, 0, 0)], [(1, 1, 0), (0, 3, 0), (4, 1, 0)])
 def symbolic_matches_numeric(p: int, q: int, r: int) -> float:
-    """Every product of two generic symbolic multivectors, evaluated at random values, against the numeric kernels."""
+    """Evaluate every product of two generic symbolic multivectors at random values and compare with the numeric kernels."""
     algebra = _algebra(p, q, r)
     a_symbolic, b_symbolic = algebra.symbolic("a"), algebra.symbolic("b")
     a, b = (x[0] for x in _operands(p, q, r, seed=9))
