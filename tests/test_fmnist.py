@@ -31,7 +31,7 @@ from geomalg.experiments.fmnist import (
 )
 from geomalg.experiments.fmnist.data import split_train_validation
 from geomalg.experiments.fmnist.training import select_learning_rate
-from geomalg.experiments.fmnist.variants import LayerOptions, get_variant
+from geomalg.experiments.fmnist.variants import LayerOptions, get_variant, hidden_parameter_count
 
 STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -488,3 +488,56 @@ def test_module_reports_missing_data(tmp_path):
     assert completed.returncode == 1
     assert "apt-get install dataset-fashion-mnist" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+# Rotor settings
+
+
+@pytest.mark.skipif(not hasattr(geomalg_nn, "RotorGadget"), reason="RotorGadget missing in this install")
+def test_rotor_options_reach_the_layers():
+    options = LayerOptions(chunk_size=8, gadget_width=2, gadget_depth=1, feature_scales=True)
+    rotor = build_mlp(get_variant("rotor"), (32, 16), options, in_features=784, num_classes=10)
+    assert [rotor[i].chunk_size for i in (0, 2)] == [8, 8]
+    assert rotor[0].input_scale is not None and rotor[0].input_scale.shape == (784,)
+
+    gadget = build_mlp(get_variant("rotor_gadget"), (32, 16), options, in_features=784, num_classes=10)
+    assert (gadget[0].width, gadget[0].depth) == (2, 1)
+    assert gadget[0].stages[0][0].chunk_size == 8
+    assert gadget[0].output_scale.shape == (32,)
+    assert gadget(torch.zeros(3, 784)).shape == (3, 10)
+
+
+@pytest.mark.skipif(not hasattr(geomalg_nn, "RotorGadget"), reason="RotorGadget missing in this install")
+def test_cli_rotor_settings_are_recorded(tmp_path, data_dir):
+    out = tmp_path / "out"
+    results = main(["--data-dir", str(data_dir), "--out", str(out), "--epochs", "1", "--hidden-sizes", "16",
+                    "--batch-size", "32", "--learning-rates", "0.01", "--validation-size", "40",
+                    "--variants", "rotor_gadget", "--chunk-size", "8", "--gadget-width", "2",
+                    "--gadget-depth", "1", "--feature-scales", "--threads", "1", "--no-progress",
+                    "--log-level", "WARNING"])
+    config = json.loads((out / "config.json").read_text())
+    assert (config["chunk_size"], config["gadget_width"], config["gadget_depth"], config["feature_scales"]) == \
+        (8, 2, 1, True)
+    expected = build_mlp(get_variant("rotor_gadget"), (16,), LayerOptions(chunk_size=8, gadget_width=2,
+                                                                          gadget_depth=1, feature_scales=True),
+                         in_features=784, num_classes=10)
+    assert results["variants"]["rotor_gadget"]["hidden_params"] == hidden_parameter_count(expected)
+
+    with pytest.raises(ValueError, match="chunk_size is 16 but the stored runs used 8"):
+        main(["--data-dir", str(data_dir), "--out", str(out), "--epochs", "1", "--hidden-sizes", "16",
+              "--batch-size", "32", "--learning-rates", "0.01", "--validation-size", "40",
+              "--variants", "rotor_gadget", "--chunk-size", "16", "--gadget-width", "2",
+              "--gadget-depth", "1", "--feature-scales", "--resume", "--no-progress"])
+
+
+def test_resume_accepts_config_written_before_rotor_settings(tmp_path, data_dir):
+    data = prepare_data(load_fashion_mnist(data_dir), validation_size=40, seed=3)
+    out = tmp_path / "out"
+    run_experiment(tiny_config(variants=("dense",), epochs=1), data, out, progress=False)
+    config_path = out / "config.json"
+    stored = json.loads(config_path.read_text())
+    for key in ("chunk_size", "gadget_width", "gadget_depth", "feature_scales"):
+        del stored[key]
+    config_path.write_text(json.dumps(stored))
+    resumed = run_experiment(tiny_config(variants=("dense",), epochs=2), data, out, resume=True, progress=False)
+    assert len(resumed["variants"]["dense"]["runs"]["0.003"]) == 2

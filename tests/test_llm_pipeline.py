@@ -300,3 +300,45 @@ def test_resume_with_other_methods_adds_rows(tmp_path, loaded, corpus):
     _run(tmp_path, loaded, corpus, _config(methods=("dense",), layers=(1,)))
     rows = _run(tmp_path, loaded, corpus, _config(methods=("dense", "rank-2"), layers=(1,)), resume=True)
     assert [row.method for row in rows] == ["original", "dense", "rank-2"]
+
+
+def _fitted_learning_rates(folder):
+    rates = {}
+    for path in (folder / "out" / "cache" / "replacements").glob("*.pt"):
+        settings = torch.load(path, weights_only=False)["settings"]
+        rates[settings["method"]] = settings["fit"]["learning_rate"]
+    return rates
+
+
+def test_method_learning_rate_and_override(tmp_path, loaded, corpus):
+    registry = MethodRegistry()
+    registry.register(ReplacementMethod("dense", "nn.Linear", lambda n, m: nn.Linear(n, m)))
+    registry.register(ReplacementMethod("rank-2", "two thin nn.Linear", _LowRank, {"rank": 2}, learning_rate=0.05))
+    config = _config(layers=(1,))
+    run_experiment(config, tmp_path / "own" / "out", progress=False, registry=registry, loaded=loaded, corpus=corpus)
+    assert _fitted_learning_rates(tmp_path / "own") == {"dense": config.fit.learning_rate, "rank-2": 0.05}
+
+    shared = _config(layers=(1,), method_learning_rates=False)
+    run_experiment(shared, tmp_path / "shared" / "out", progress=False, registry=registry, loaded=loaded,
+                   corpus=corpus)
+    assert _fitted_learning_rates(tmp_path / "shared") == {"dense": shared.fit.learning_rate,
+                                                           "rank-2": shared.fit.learning_rate}
+
+
+def test_bias_only_control_predicts_the_mean(tmp_path, loaded, corpus):
+    registry = default_registry()
+    config = _config(layers=(1,), methods=("bias-only",))
+    rows = run_experiment(config, tmp_path / "out", progress=False, registry=registry, loaded=loaded, corpus=corpus)
+    target = attention_projections(loaded.model, [1])[0]
+    expected = sum(target.projection(name).weight.shape[0] for name in QKV)
+    assert rows[1].parameters == expected
+    details = rows[1].details["layer1.q_proj"]
+    assert details["validation_relative_mse"] == pytest.approx(1.0, abs=0.2)
+
+
+def test_command_line_lr_overrides_method_rates():
+    from geomalg.experiments.llm.__main__ import build_parser, config_from_arguments
+    own = config_from_arguments(build_parser().parse_args([]))
+    assert own.method_learning_rates
+    shared = config_from_arguments(build_parser().parse_args(["--lr", "0.003"]))
+    assert not shared.method_learning_rates and shared.fit.learning_rate == 0.003

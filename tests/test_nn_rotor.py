@@ -307,3 +307,52 @@ def test_direct_and_compound_blocks_agree(chunk_size, double_rotor):
     direct = layer._direct_parity_blocks(left, right)
     compound = layer._compound_parity_blocks(left, right)
     assert torch.allclose(direct, compound, atol=1e-10, rtol=0)
+
+
+def _random_feature_scales(layer) -> None:
+    with torch.no_grad():
+        layer.input_scale.uniform_(0.5, 2.0)
+        layer.output_scale.uniform_(-2.0, 2.0)
+
+
+@pytest.mark.parametrize("mode", ["blocks", "structured"])
+def test_feature_scales_match_reference(mode):
+    torch.manual_seed(30)
+    layer = RotorLinear(20, 12, chunk_size=8, mode=mode, feature_scales=True, dtype=torch.float64)
+    _random_feature_scales(layer)
+    inner = reference_weight(layer)
+    weight = layer.output_scale.detach()[:, None] * inner * layer.input_scale.detach()[None, :]
+    x = torch.randn(5, 20, dtype=torch.float64)
+    expected = x @ weight.T + layer.bias.detach()
+    assert torch.allclose(layer(x), expected, atol=TOLERANCE, rtol=0)
+    assert torch.allclose(layer.to_dense()(x), expected, atol=TOLERANCE, rtol=0)
+    layer.eval()
+    with torch.no_grad():
+        assert torch.allclose(layer(x), expected, atol=TOLERANCE, rtol=0)
+
+
+def test_feature_scales_gradcheck():
+    torch.manual_seed(31)
+    layer = RotorLinear(6, 10, chunk_size=4, feature_scales=True, dtype=torch.float64)
+    _random_feature_scales(layer)
+    call, parameters = _functional(layer)
+    x = torch.randn(3, 6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(call, (x, *parameters))
+
+
+def test_feature_scales_cost_and_state():
+    plain = RotorLinear(640, 256, chunk_size=64)
+    scaled = RotorLinear(640, 256, chunk_size=64, feature_scales=True)
+    assert scaled.parameter_count() == plain.parameter_count() + 640 + 256
+    for apply in ("structured", "blocks"):
+        difference = scaled.cost(apply=apply).flops_per_token - plain.cost(apply=apply).flops_per_token
+        assert difference == 640 + 256
+        extra_bytes = scaled.cost(apply=apply).weight_bytes_per_token - plain.cost(apply=apply).weight_bytes_per_token
+        assert extra_bytes == 4 * (640 + 256)
+    assert "feature_scales=True" in repr(scaled)
+
+    _random_feature_scales(scaled)
+    copy = RotorLinear(640, 256, chunk_size=64, feature_scales=True)
+    copy.load_state_dict(scaled.state_dict())
+    x = torch.randn(2, 640)
+    assert torch.equal(copy(x), scaled(x))

@@ -120,3 +120,20 @@ def test_gadget_eval_cache_follows_parameter_edits():
         gadget.stages[1][0].left_bivectors.add_(0.1)
         edited = gadget(x)
     assert torch.allclose(edited, composed_reference(gadget, x), atol=TOLERANCE, rtol=0)
+
+
+def test_gadget_feature_scales():
+    torch.manual_seed(40)
+    gadget = RotorGadget(20, 12, chunk_size=8, feature_scales=True, dtype=torch.float64)
+    with torch.no_grad():
+        gadget.input_scale.uniform_(0.5, 2.0)
+        gadget.output_scale.uniform_(-2.0, 2.0)
+    x = torch.randn(4, 20, dtype=torch.float64)
+    bias = gadget.bias.detach()
+    inner = composed_reference(gadget, x * gadget.input_scale.detach()) - bias
+    expected = inner * gadget.output_scale.detach() + bias
+    assert torch.allclose(gadget(x), expected, atol=TOLERANCE, rtol=0)
+    assert torch.allclose(gadget.to_dense()(x), expected, atol=TOLERANCE, rtol=0)
+    plain = RotorGadget(20, 12, chunk_size=8)
+    assert layer_cost(RotorGadget(20, 12, chunk_size=8, feature_scales=True)).params == \
+        layer_cost(plain).params + 20 + 12

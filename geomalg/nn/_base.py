@@ -15,7 +15,8 @@ class StructuredLinear(nn.Module):
     """Base of layers that compute ``y = W x + b`` with a structured ``W``.
 
     Subclasses create their weight parameters, call :meth:`_create_bias`,
-    and define :meth:`dense_weight` and :meth:`_weight_flops`.
+    and define :meth:`dense_weight` and :meth:`_weight_flops`.  Layers that
+    offer learned feature scales also call :meth:`_create_feature_scales`.
     """
 
     def __init__(self, in_features: int, out_features: int) -> None:
@@ -34,6 +35,37 @@ class StructuredLinear(nn.Module):
         if self.bias is not None:
             bound = 1.0 / math.sqrt(self.in_features)
             nn.init.uniform_(self.bias, -bound, bound)
+
+    def _create_feature_scales(self, feature_scales: bool, factory: dict) -> None:
+        # Per-feature scales a (output) and c (input): y = diag(a) W diag(c) x + b.
+        if feature_scales:
+            self.input_scale = nn.Parameter(torch.ones(self.in_features, **factory))
+            self.output_scale = nn.Parameter(torch.ones(self.out_features, **factory))
+        else:
+            self.register_parameter("input_scale", None)
+            self.register_parameter("output_scale", None)
+
+    def _reset_feature_scales(self) -> None:
+        if getattr(self, "input_scale", None) is not None:
+            nn.init.ones_(self.input_scale)
+            nn.init.ones_(self.output_scale)
+
+    def _scale_input(self, x: torch.Tensor) -> torch.Tensor:
+        scale = getattr(self, "input_scale", None)
+        return x if scale is None else x * scale.to(x.dtype)
+
+    def _scale_output(self, y: torch.Tensor) -> torch.Tensor:
+        scale = getattr(self, "output_scale", None)
+        return y if scale is None else y * scale.to(y.dtype)
+
+    def _scale_weight(self, weight: torch.Tensor) -> torch.Tensor:
+        """Return ``diag(a) weight diag(c)`` for a weight of shape ``(out_features, in_features)``."""
+        if getattr(self, "input_scale", None) is None:
+            return weight
+        return weight * self.output_scale.to(weight.dtype)[:, None] * self.input_scale.to(weight.dtype)[None, :]
+
+    def _feature_scale_flops(self) -> int:
+        return 0 if getattr(self, "input_scale", None) is None else self.in_features + self.out_features
 
     def _check_input(self, x: torch.Tensor) -> None:
         check_input_width(type(self).__name__, x, self.in_features)

@@ -40,7 +40,9 @@ class RotorGadget(StructuredLinear):
 
     The defaults (permutation on, no LayerNorm, no nonlinearity) keep the
     gadget linear, so it is a drop-in replacement for ``nn.Linear`` with a
-    :meth:`to_dense` export.  The permutation lets later stages mix features
+    :meth:`to_dense` export.  With ``feature_scales=True``, learned
+    per-feature scales multiply the gadget's input :math:`x` and its output
+    :math:`h_D` (before the bias), as in :class:`RotorLinear`.  The permutation lets later stages mix features
     that an earlier stage kept in separate chunks.
 
     In eval mode without autograd, the branches of a stage share one chunk
@@ -67,6 +69,9 @@ class RotorGadget(StructuredLinear):
         Whether to apply a LayerNorm between stages.
     activation : torch.nn.Module, optional
         Nonlinearity between stages, such as ``nn.GELU()``.
+    feature_scales : bool
+        Whether to learn per-feature scales of the input and the output
+        (default ``False``).
     seed : int
         Seed of the permutations, which are buffers saved in the ``state_dict``.
     device, dtype
@@ -98,6 +103,7 @@ class RotorGadget(StructuredLinear):
         permute: bool = True,
         layer_norm: bool = False,
         activation: nn.Module | None = None,
+        feature_scales: bool = False,
         seed: int = 0,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
@@ -138,6 +144,7 @@ class RotorGadget(StructuredLinear):
         self.layer_norm = bool(layer_norm)
         self.activation = activation
 
+        self._create_feature_scales(feature_scales, factory)
         self._create_bias(bias, factory)
         self._reset_bias()
 
@@ -192,11 +199,12 @@ class RotorGadget(StructuredLinear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
-        h = x
+        h = self._scale_input(x)
         for stage in range(self.depth):
             if stage > 0:
                 h = self._between_stages(h, stage)
             h = self._stage(h, stage)
+        h = self._scale_output(h)
         if self.bias is not None:
             h = h + self.bias.to(h.dtype)
         return h
@@ -220,7 +228,7 @@ class RotorGadget(StructuredLinear):
             if stage > 0:
                 h = self._between_stages(h, stage)
             h = self._stage(h, stage)
-        return h.T.contiguous()
+        return self._scale_weight(h.T.contiguous())
 
     def cost(self, bytes_per_param: int | None = None, apply: str = "structured") -> LayerCost:
         """Count the gadget by the rules of :mod:`geomalg.nn.accounting`.
@@ -237,7 +245,7 @@ class RotorGadget(StructuredLinear):
                 total = total + branch.cost(bytes_per_param, apply=apply)
             total = total + LayerCost(0, (2 * self.width - 1) * branches[0].out_features, 0)
         between = self.hidden_features * (self.depth - 1)
-        extra_flops = 0
+        extra_flops = self._feature_scale_flops()
         if self.layer_norm:
             extra_flops += _LAYER_NORM_FLOPS * between
         if self.activation is not None:
@@ -245,7 +253,7 @@ class RotorGadget(StructuredLinear):
         if self.bias is not None:
             extra_flops += self.out_features
 
-        # Parameters outside the branches: pooling, LayerNorm weights and bias.
+        # Parameters outside the branches: pooling, LayerNorm weights, feature scales and bias.
         own = [p for name, p in self.named_parameters() if not name.startswith("stages.")]
         own_params = sum(p.numel() for p in own)
         own_bytes = sum(p.numel() * (p.element_size() if bytes_per_param is None else bytes_per_param)
@@ -256,4 +264,5 @@ class RotorGadget(StructuredLinear):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"width={self.width}, depth={self.depth}, hidden_features={self.hidden_features}, "
                 f"permute={self.permute}, layer_norm={self.layer_norm}, "
+                f"feature_scales={self.input_scale is not None}, "
                 f"bias={self.bias is not None}, params={self.parameter_count()}")

@@ -253,6 +253,13 @@ class RotorLinear(StructuredLinear):
     * **Overlap.**  Output feature :math:`o` is the mean of the chunk
       positions that hold it, then the bias is added.  Features covered once
       take their value unchanged.
+    * **Feature scales.**  With ``feature_scales=True`` the layer computes
+      :math:`y = \operatorname{diag}(a)\, W \operatorname{diag}(c)\, x + b`,
+      where :math:`W` is the rotor map above and :math:`a, c` are learned
+      per-feature scales (initialised to one).  A rotor sandwich preserves
+      norms, so every chunk map is a scaled isometry; the scales add
+      :math:`m + p` parameters that let the layer weight some features
+      more than others.
 
     Parameters are the bivectors :math:`B, C` of shape
     ``(k_out, k_in, C(n, 2))``, the scales :math:`s` of shape
@@ -304,6 +311,9 @@ class RotorLinear(StructuredLinear):
         ``"power"`` the layer keeps the power-iteration vectors in the buffer
         ``power_state`` as a warm start, saved in the ``state_dict``.  The
         warm start is used for :math:`n \le 9` and left unchanged above.
+    feature_scales : bool
+        Whether to learn the per-feature input and output scales described
+        above (default ``False``, the plain rotor layer).
     device, dtype
         Passed to the parameter factories, as in ``nn.Linear``.  Operators are
         built in at least float32, so bfloat16 and float16 layers build in
@@ -328,6 +338,7 @@ class RotorLinear(StructuredLinear):
         double_rotor: bool = True,
         mode: str = "blocks",
         exp_method: str = "eigh",
+        feature_scales: bool = False,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -359,6 +370,7 @@ class RotorLinear(StructuredLinear):
         else:
             self.register_parameter("right_bivectors", None)
         self.scales = nn.Parameter(torch.empty(self.out_chunks, self.in_chunks, **factory))
+        self._create_feature_scales(feature_scales, factory)
         self._create_bias(bias, factory)
 
         # One warm-start vector per invariant plane, for each rotor of each pair.
@@ -411,6 +423,7 @@ class RotorLinear(StructuredLinear):
             nn.init.normal_(self.right_bivectors, 0.0, std)
         nn.init.constant_(self.scales, 1.0 / math.sqrt(self.in_chunks))
         nn.init.normal_(self.power_state)
+        self._reset_feature_scales()
         self._reset_bias()
         self._cache = None
 
@@ -571,12 +584,14 @@ class RotorLinear(StructuredLinear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
+        x = self._scale_input(x)
         if self.mode == "structured":
             y = self._structured_apply(x)
         elif self.uses_cache():
             y = self.apply_parity_operator(x, self.cached_parity_operator())
         else:
             y = self._training_apply(x)
+        y = self._scale_output(y)
         if self.bias is not None:
             y = y + self.bias.to(y.dtype)
         return y
@@ -590,7 +605,7 @@ class RotorLinear(StructuredLinear):
         operator = self.parity_operator()
         identity = torch.eye(self.in_features, device=operator.device, dtype=operator.dtype)
         columns = self.apply_parity_operator(identity, operator)
-        return columns.T.contiguous().to(self.left_bivectors.dtype)
+        return self._scale_weight(columns.T.contiguous().to(self.left_bivectors.dtype))
 
     def _structured_weight_flops(self) -> int:
         c = self.chunk_size
@@ -633,18 +648,21 @@ class RotorLinear(StructuredLinear):
         """
         if apply not in MODES:
             raise ValueError(f"apply must be one of {', '.join(MODES)}, got {apply!r}")
-        bias_flops = self.out_features if self.bias is not None else 0
+        extra_flops = self._feature_scale_flops() + (self.out_features if self.bias is not None else 0)
         params = self.parameter_count()
         if apply == "structured":
-            return LayerCost(params, self._structured_weight_flops() + bias_flops,
+            return LayerCost(params, self._structured_weight_flops() + extra_flops,
                              parameter_bytes(self, bytes_per_param))
         element = self.left_bivectors.element_size() if bytes_per_param is None else bytes_per_param
         block_entries = self.out_chunks * self.in_chunks * self.chunk_size ** 2 // 2
-        bias_bytes = 0 if self.bias is None else self.bias.numel() * element
-        return LayerCost(params, self._block_weight_flops() + bias_flops, block_entries * element + bias_bytes)
+        # Besides the blocks, the bias and the feature scales are read.
+        extra_entries = self._feature_scale_flops() + (0 if self.bias is None else self.bias.numel())
+        return LayerCost(params, self._block_weight_flops() + extra_flops,
+                         (block_entries + extra_entries) * element)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"chunk_size={self.chunk_size}, chunks={self.in_chunks}x{self.out_chunks}, "
                 f"double_rotor={self.double_rotor}, mode={self.mode!r}, "
+                f"feature_scales={self.input_scale is not None}, "
                 f"bias={self.bias is not None}, params={self.parameter_count()}")

@@ -103,6 +103,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--block-size", type=_positive_int, default=_DEFAULTS.block_size,
                         help=f"block size of the block-Hadamard layers, a power of two (default {_DEFAULTS.block_size})")
 
+    parser.add_argument("--chunk-size", type=_positive_int, default=_DEFAULTS.chunk_size,
+                        help="chunk size of the rotor layers, a power of two from 4 to 4096 "
+                             "(default: the largest power of two not above the smaller width of each layer)")
+    parser.add_argument("--gadget-width", type=_positive_int, default=_DEFAULTS.gadget_width,
+                        help=f"parallel rotor layers per stage of the rotor gadget (default {_DEFAULTS.gadget_width})")
+    parser.add_argument("--gadget-depth", type=_positive_int, default=_DEFAULTS.gadget_depth,
+                        help=f"stages of the rotor gadget (default {_DEFAULTS.gadget_depth})")
+    parser.add_argument("--feature-scales", action="store_true",
+                        help="give the rotor layers learned per-feature input and output scales")
+
     parser.add_argument("--threads", type=_positive_int, default=None,
                         help="CPU threads for torch (default: torch's own choice)")
     existing = parser.add_mutually_exclusive_group()
@@ -138,6 +148,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
         seed=args.seed,
         rank=args.rank,
         block_size=args.block_size,
+        chunk_size=args.chunk_size,
+        gadget_width=args.gadget_width,
+        gadget_depth=args.gadget_depth,
+        feature_scales=args.feature_scales,
     )
     dataset = load_fashion_mnist(args.data_dir)
     data = prepare_data(dataset, config.validation_size, config.seed)

@@ -27,7 +27,12 @@ OUTPUT_NAMES = (CONFIG_NAME, CHECKPOINT_DIR_NAME, RESULTS_JSON_NAME, RESULTS_CSV
 # rates and epoch count may change on --resume, because every
 # (variant, learning rate) run keeps its own per-epoch checkpoint.
 _RESUME_KEYS = ("hidden_sizes", "batch_size", "validation_size", "seed", "rank", "block_size",
+                "chunk_size", "gadget_width", "gadget_depth", "feature_scales",
                 "train_count", "test_count")
+
+
+# Values of settings added after the first release, for config files written without them.
+_ADDED_SETTINGS = {"chunk_size": None, "gadget_width": 3, "gadget_depth": 2, "feature_scales": False}
 
 
 class OutputExistsError(FileExistsError):
@@ -76,10 +81,11 @@ def prepare_output_dir(out: Path, config_record: dict, resume: bool, overwrite: 
     if resume and config_path.is_file():
         stored = json.loads(config_path.read_text())
         for key in _RESUME_KEYS:
-            if stored.get(key) != config_record[key]:
+            stored_value = stored.get(key, _ADDED_SETTINGS.get(key))
+            if stored_value != config_record[key]:
                 raise ValueError(
                     f"cannot resume in {out}: {key} is {config_record[key]!r} but the stored runs "
-                    f"used {stored.get(key)!r}; rerun with the stored value, --overwrite, or another --out")
+                    f"used {stored_value!r}; rerun with the stored value, --overwrite, or another --out")
 
     out.mkdir(parents=True, exist_ok=True)
     config_path.write_text(json.dumps(config_record, indent=2) + "\n")

@@ -47,10 +47,16 @@ class RunConfig:
     seed: int = 0
     rank: int = 64
     block_size: int | None = 64
+    chunk_size: int | None = None
+    gadget_width: int = 3
+    gadget_depth: int = 2
+    feature_scales: bool = False
 
     @property
     def layer_options(self) -> LayerOptions:
-        return LayerOptions(rank=self.rank, block_size=self.block_size)
+        return LayerOptions(rank=self.rank, block_size=self.block_size, chunk_size=self.chunk_size,
+                            gadget_width=self.gadget_width, gadget_depth=self.gadget_depth,
+                            feature_scales=self.feature_scales)
 
 
 class NonFiniteLossError(RuntimeError):

@@ -27,10 +27,21 @@ __all__ = [
 
 @dataclasses.dataclass(frozen=True)
 class LayerOptions:
-    """Structure settings shared by the variants: low-rank rank and block-Hadamard block size."""
+    """Structure settings of the variants.
+
+    ``rank`` is the low-rank rank and ``block_size`` the block-Hadamard block
+    size.  ``chunk_size`` is the rotor chunk size (``None``: the
+    :class:`~geomalg.nn.RotorLinear` default), and ``gadget_width`` and
+    ``gadget_depth`` shape the rotor gadget.  ``feature_scales`` gives both
+    rotor variants learned per-feature input and output scales.
+    """
 
     rank: int = 64
     block_size: int | None = 64
+    chunk_size: int | None = None
+    gadget_width: int = 3
+    gadget_depth: int = 2
+    feature_scales: bool = False
 
 
 LayerFactory = Callable[[int, int, LayerOptions], nn.Module]
@@ -52,7 +63,19 @@ def _rotor_variant() -> Variant:
     if rotor_class is None:
         return Variant("rotor", description, None,
                        unavailable_reason="geomalg.nn.RotorLinear is not available in this install")
-    return Variant("rotor", description, lambda n_in, n_out, options: rotor_class(n_in, n_out, bias=True))
+    return Variant("rotor", description, lambda n_in, n_out, options: rotor_class(
+        n_in, n_out, bias=True, chunk_size=options.chunk_size, feature_scales=options.feature_scales))
+
+
+def _rotor_gadget_variant() -> Variant:
+    gadget_class = getattr(geomalg_nn, "RotorGadget", None)
+    description = "composition of rotor layers (geomalg.nn.RotorGadget)"
+    if gadget_class is None:
+        return Variant("rotor_gadget", description, None,
+                       unavailable_reason="geomalg.nn.RotorGadget is not available in this install")
+    return Variant("rotor_gadget", description, lambda n_in, n_out, options: gadget_class(
+        n_in, n_out, width=options.gadget_width, depth=options.gadget_depth, bias=True,
+        chunk_size=options.chunk_size, feature_scales=options.feature_scales))
 
 
 VARIANTS: dict[str, Variant] = {
@@ -66,6 +89,7 @@ VARIANTS: dict[str, Variant] = {
                 lambda n_in, n_out, options: geomalg_nn.BlockHadamardLinear(
                     n_in, n_out, block_size=options.block_size)),
         _rotor_variant(),
+        _rotor_gadget_variant(),
     )
 }
 

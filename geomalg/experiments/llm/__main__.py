@@ -70,8 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="training epochs per projection (default: %(default)s)")
     protocol.add_argument("--batch-size", type=int, default=fit_defaults.batch_size,
                         help="tokens per optimiser step (default: %(default)s)")
-    protocol.add_argument("--lr", type=float, default=fit_defaults.learning_rate,
-                        help="peak AdamW learning rate (default: %(default)s)")
+    protocol.add_argument("--lr", type=float, default=None,
+                        help="peak AdamW learning rate for every method (default: each method's own, "
+                             f"{fit_defaults.learning_rate:g} where a method sets none; see --list-methods)")
     protocol.add_argument("--weight-decay", type=float, default=fit_defaults.weight_decay,
                         help="AdamW weight decay (default: %(default)s)")
     protocol.add_argument("--refit-o-proj", action="store_true",
@@ -122,11 +123,13 @@ def config_from_arguments(arguments: argparse.Namespace) -> ExperimentConfig:
     }
     if arguments.smoke:
         values.update(SMOKE_SETTINGS)
+    learning_rate = FitSettings().learning_rate if arguments.lr is None else arguments.lr
     fit = FitSettings(epochs=values.pop("epochs"), batch_size=arguments.batch_size,
-                      learning_rate=arguments.lr, weight_decay=arguments.weight_decay, seed=arguments.seed)
+                      learning_rate=learning_rate, weight_decay=arguments.weight_decay, seed=arguments.seed)
     return ExperimentConfig(
         model=arguments.model, text=arguments.text, layers=arguments.layers, methods=arguments.methods,
-        fit=fit, refit_o_proj=arguments.refit_o_proj, task=arguments.task, seed=arguments.seed,
+        fit=fit, method_learning_rates=arguments.lr is None, refit_o_proj=arguments.refit_o_proj,
+        task=arguments.task, seed=arguments.seed,
         device=arguments.device, dtype=arguments.dtype, device_map=arguments.device_map, **values,
     )
 
@@ -142,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         for name in registry.names():
             reason = registry.unavailable_reason(name)
             status = "available" if reason is None else f"unavailable ({reason})"
-            sys.stdout.write(f"{name:16s} {registry.description(name)}; {status}\n")
+            rate = registry.learning_rate(name)
+            rate_text = "" if rate is None else f", learning rate {rate:g}"
+            sys.stdout.write(f"{name:16s} {registry.description(name)}{rate_text}; {status}\n")
         return 0
 
     try:

@@ -46,7 +46,9 @@ class ExperimentConfig:
 
     ``layers=None`` picks the middle decoder layer, and ``methods=None`` runs
     :data:`~geomalg.experiments.llm.methods.DEFAULT_METHODS`, skipping any
-    whose layer class is not importable.
+    whose layer class is not importable.  With ``method_learning_rates``
+    (the default), a method that sets its own learning rate is fitted with
+    it instead of ``fit.learning_rate``.
     """
 
     model: str | None = None
@@ -57,6 +59,7 @@ class ExperimentConfig:
     validation_tokens: int = 1024
     capture_window: int = 256
     fit: FitSettings = field(default_factory=FitSettings)
+    method_learning_rates: bool = True
     refit_o_proj: bool = False
     eval_window: int = 256
     eval_stride: int = 128
@@ -218,13 +221,16 @@ def _fit_projection(
     config = context.config
     original = target.projection(name)
     weight = original.weight
+    fit = config.fit
+    if config.method_learning_rates and method.learning_rate is not None:
+        fit = dataclasses.replace(fit, learning_rate=method.learning_rate)
     settings = {"capture": capture_key, "projection": name, "method": method.name,
-                "method_settings": method.settings, "fit": config.fit.to_dict()}
+                "method_settings": method.settings, "fit": fit.to_dict()}
     key = cache_key(settings)
     path = (context.folder / CACHE_FOLDER / "replacements"
             / f"layer{target.layer_index}-{name}-{method.name}-{key}.pt")
 
-    torch.manual_seed(config.fit.seed)
+    torch.manual_seed(fit.seed)
     module = method.build(weight.shape[1], weight.shape[0]).to(device=weight.device, dtype=torch.float32)
     cached = load_cached(path)
     if cached is not None:
@@ -232,7 +238,7 @@ def _fit_projection(
         result = FitResult(**cached["fit"])
     else:
         result = fit_replacement(module, train.inputs, train.outputs[name], validation.inputs,
-                                 validation.outputs[name], config.fit, context.progress,
+                                 validation.outputs[name], fit, context.progress,
                                  f"{method.name} layer {target.layer_index} {name}")
         atomic_save(path, {"settings": settings, "state_dict": module.state_dict(),
                            "fit": dataclasses.asdict(result)})
@@ -278,7 +284,8 @@ def _refit_o_proj(context: _Context, target: AttentionProjections, train: Activa
 def _method_row(context: _Context, method: ReplacementMethod, original: ResultRow) -> ResultRow:
     config = context.config
     row_settings = {**_evaluation_key(context), **config.result_settings(), "layers": list(context.layers),
-                    "method": method.name, "method_settings": method.settings}
+                    "method": method.name, "method_settings": method.settings,
+                    "method_learning_rate": method.learning_rate}
     path = _row_path(context, method.name, cache_key(row_settings))
     row = _load_row(path)
     if row is not None:
