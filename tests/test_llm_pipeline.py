@@ -302,6 +302,15 @@ def test_resume_with_other_methods_adds_rows(tmp_path, loaded, corpus):
     assert [row.method for row in rows] == ["original", "dense", "rank-2"]
 
 
+def test_resume_with_new_method_keeps_finished_rows(tmp_path, loaded, corpus):
+    _run(tmp_path, loaded, corpus, _config(methods=("dense",), layers=(1,)))
+    rows = _run(tmp_path, loaded, corpus, _config(methods=("rank-2",), layers=(1,)), resume=True)
+    assert [row.method for row in rows] == ["original", "rank-2", "dense"]
+    with (tmp_path / "out" / "results.csv").open() as stream:
+        methods = [record["method"] for record in csv.DictReader(stream)]
+    assert methods == ["original", "rank-2", "dense"]
+
+
 def _fitted_learning_rates(folder):
     rates = {}
     for path in (folder / "out" / "cache" / "replacements").glob("*.pt"):

@@ -281,12 +281,29 @@ def _refit_o_proj(context: _Context, target: AttentionProjections, train: Activa
     return {"validation_mse_before": before, "validation_mse_after": after, "kept": after < before}
 
 
+def _method_row_path(context: _Context, method: ReplacementMethod) -> Path:
+    row_settings = {**_evaluation_key(context), **context.config.result_settings(),
+                    "layers": list(context.layers), "method": method.name,
+                    "method_settings": method.settings, "method_learning_rate": method.learning_rate}
+    return _row_path(context, method.name, cache_key(row_settings))
+
+
+def _earlier_rows(context: _Context, registry: MethodRegistry, methods: list[ReplacementMethod]) -> list[ResultRow]:
+    """Return the rows that earlier runs into this folder finished, with these settings, for other methods."""
+    requested = {method.name for method in methods}
+    rows = []
+    for name in registry.names():
+        if name in requested or registry.unavailable_reason(name) is not None:
+            continue
+        row = _load_row(_method_row_path(context, registry.get(name)))
+        if row is not None:
+            rows.append(row)
+    return rows
+
+
 def _method_row(context: _Context, method: ReplacementMethod, original: ResultRow) -> ResultRow:
     config = context.config
-    row_settings = {**_evaluation_key(context), **config.result_settings(), "layers": list(context.layers),
-                    "method": method.name, "method_settings": method.settings,
-                    "method_learning_rate": method.learning_rate}
-    path = _row_path(context, method.name, cache_key(row_settings))
+    path = _method_row_path(context, method)
     row = _load_row(path)
     if row is not None:
         return row
@@ -372,7 +389,9 @@ def run_experiment(
     Returns
     -------
     list of ResultRow
-        The original model first, then one row per method.
+        The original model first, then one row per method, then the rows of
+        other methods that earlier runs into ``out`` finished with the same
+        settings (after ``resume``).
 
     Raises
     ------
@@ -415,6 +434,8 @@ def run_experiment(
     rows = [_original_row(context)]
     for method in methods:
         rows.append(_method_row(context, method, rows[0]))
+    # A resumed run with other methods keeps the finished rows in its reports.
+    rows.extend(_earlier_rows(context, registry, methods))
 
     layer_label = "layer" if len(layers) == 1 else "layers"
     title = f"{loaded.model_id}, {layer_label} {','.join(map(str, layers))}, {corpus.name}"
