@@ -33,7 +33,8 @@ def comparison_layers(rank: int = 64, block_size: int = 64) -> list[tuple[str, L
 
     The list holds dense, low-rank and block-Hadamard layers, and, when
     :class:`geomalg.nn.RotorLinear` exists, the rotor layer and the rotor
-    gadget of width 3 and depth 2, both with their default chunk size.  With
+    gadget of width 3 and depth 2, both with their default chunk size, and
+    the rotor layer on chunks of 64 with feature scales.  With
     ``rank == block_size`` the low-rank and block-Hadamard layers have about
     the same parameter count, :math:`r(n_{in} + n_{out})`.
     """
@@ -51,6 +52,8 @@ def comparison_layers(rank: int = 64, block_size: int = 64) -> list[tuple[str, L
     if rotor_class is not None:
         factories.append(("rotor", lambda n_in, n_out: rotor_class(n_in, n_out)))
         factories.append(("rotor gadget W=3 D=2", lambda n_in, n_out: geomalg_nn.RotorGadget(n_in, n_out)))
+        factories.append(("rotor c=64 + scales",
+                          lambda n_in, n_out: rotor_class(n_in, n_out, chunk_size=64, feature_scales=True)))
     return factories
 
 
@@ -148,7 +151,7 @@ def format_cost_table(rows: Sequence[dict[str, object]], style: str = "text") ->
 def main(argv: Sequence[str] | None = None) -> None:
     """Print the cost table of the comparison layers at the LLaMA-3.2-1B and gemma-3-270m widths."""
     parser = argparse.ArgumentParser(
-        prog="python -m geomalg.nn.accounting",
+        prog="python -m geomalg.nn.cost_table",
         description="Print parameters, FLOPs per token and weight bytes read per token "
                     "of dense, low-rank, block-Hadamard (and rotor, when available) layers.",
     )
