@@ -33,6 +33,15 @@ CASES = (
     ("fwd+bwd b=256", 256, True),
 )
 
+# Speed goals of the rotor layers against dense, as (layer, case, least
+# speed-up over dense).  A speed-up of 0.5 means at most twice as slow.
+TARGETS = (
+    ("rotor", "forward b=1", 5.0),
+    ("rotor gadget W=3 D=2", "forward b=1", 1.0),
+    ("rotor", "fwd+bwd b=256", 0.5),
+    ("rotor gadget W=3 D=2", "fwd+bwd b=256", 0.5),
+)
+
 
 def layer_factories(rank: int, block_size: int) -> list[tuple[str, LayerFactory]]:
     """Return the named layers to time; the first is the reference for the speed ratios."""
@@ -46,6 +55,8 @@ def layer_factories(rank: int, block_size: int) -> list[tuple[str, LayerFactory]
     if rotor_class is not None:
         factories.append(("rotor", lambda n_in, n_out: rotor_class(n_in, n_out)))
         factories.append(("rotor gadget W=3 D=2", lambda n_in, n_out: geomalg_nn.RotorGadget(n_in, n_out)))
+        factories.append(("rotor c=64 + scales",
+                          lambda n_in, n_out: rotor_class(n_in, n_out, chunk_size=64, feature_scales=True)))
     return factories
 
 
@@ -105,6 +116,15 @@ def main() -> None:
         cells = "".join(
             f"{1e3 * row[case]:>14.3f} ({reference[case] / row[case]:5.2f}x)" for case, _, _ in CASES)
         print(f"{row['layer']:<22}{row['params']:>12,}{cells}")
+
+    print("\nGoals (speed-up over dense):")
+    by_name = {row["layer"]: row for row in rows}
+    for layer, case, least in TARGETS:
+        if layer not in by_name:
+            continue
+        speedup = reference[case] / by_name[layer][case]
+        verdict = "met" if speedup >= least else "missed"
+        print(f"  {layer}, {case}: {speedup:.2f}x, goal at least {least:g}x: {verdict}")
     if args.json is not None:
         args.json.write_text(json.dumps({"arguments": vars(args) | {"json": str(args.json)}, "rows": rows},
                                         indent=2, default=str) + "\n")
