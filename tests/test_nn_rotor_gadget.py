@@ -110,16 +110,41 @@ def test_gadget_extra_repr_shows_parameter_count():
     assert f"params={gadget.parameter_count()}" in repr(gadget).splitlines()[1]
 
 
-def test_gadget_eval_cache_follows_parameter_edits():
+# (in, out, whether eval applies the composed matrix): 20 x 12 = 240 entries
+# against 320 in the stage operators; 64 x 8 = 512 against 288.
+EVAL_PATHS = [(20, 12, True), (64, 8, False), (16, 8, False)]
+
+
+@pytest.mark.parametrize("in_features,out_features,composed", EVAL_PATHS)
+def test_gadget_eval_path_choice(in_features, out_features, composed):
+    torch.manual_seed(24)
+    gadget = RotorGadget(in_features, out_features, chunk_size=8, dtype=torch.float64)
+    x = torch.randn(4, in_features, dtype=torch.float64)
+    training_output = gadget(x)
+    gadget.eval()
+    with torch.no_grad():
+        assert gadget.uses_composed_weight() == composed
+        eval_output = gadget(x)
+    assert torch.allclose(eval_output, training_output, atol=TOLERANCE, rtol=0)
+    assert not gadget.uses_composed_weight()
+
+
+@pytest.mark.parametrize("in_features,out_features,composed", EVAL_PATHS)
+def test_gadget_eval_cache_follows_parameter_edits(in_features, out_features, composed):
     torch.manual_seed(25)
-    gadget = RotorGadget(16, 8, chunk_size=8, dtype=torch.float64).eval()
-    x = torch.randn(3, 16, dtype=torch.float64)
+    gadget = RotorGadget(in_features, out_features, chunk_size=8, feature_scales=True,
+                         dtype=torch.float64).eval()
+    x = torch.randn(3, in_features, dtype=torch.float64)
     with torch.no_grad():
         gadget(x)
         gadget.pooling.mul_(2.0)
         gadget.stages[1][0].left_bivectors.add_(0.1)
+        gadget.output_scale.mul_(3.0)
         edited = gadget(x)
-    assert torch.allclose(edited, composed_reference(gadget, x), atol=TOLERANCE, rtol=0)
+    gadget.train()
+    with torch.no_grad():
+        expected = gadget(x)
+    assert torch.allclose(edited, expected, atol=TOLERANCE, rtol=0)
 
 
 def test_gadget_feature_scales():

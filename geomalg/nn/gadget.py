@@ -6,6 +6,7 @@ import math
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from ._base import StructuredLinear
 from ._checks import check_positive_int
@@ -47,7 +48,10 @@ class RotorGadget(StructuredLinear):
 
     In eval mode without autograd, the branches of a stage share one chunk
     layout, so their cached parity operators are summed with the pooling
-    weights and applied once per stage.
+    weights and applied once per stage.  A linear gadget whose composed
+    ``(out_features, in_features)`` matrix has no more entries than its
+    stage operators together (as at 2048→2048 or 640→1024 with the default
+    chunks) caches that matrix instead and applies it as one ``F.linear``.
 
     Parameters
     ----------
@@ -138,6 +142,7 @@ class RotorGadget(StructuredLinear):
                                  None if permutation is None else permutation.to(device))
 
         self._fused_cache: dict[int, tuple[tuple, torch.Tensor]] = {}
+        self._composed_cache: tuple[tuple, torch.Tensor] | None = None
         self.norms = nn.ModuleList(
             nn.LayerNorm(widths[stage], **factory) if layer_norm else nn.Identity()
             for stage in range(1, self.depth))
@@ -177,12 +182,35 @@ class RotorGadget(StructuredLinear):
         self._fused_cache[stage] = (key, fused)
         return fused
 
+    def _staged_entries(self) -> int:
+        """Return the entries of the stage operators: two parity blocks of ``(c/2)^2`` per chunk pair."""
+        return sum(branches[0].out_chunks * branches[0].in_chunks * branches[0].chunk_size ** 2 // 2
+                   for branches in self.stages)
+
+    def uses_composed_weight(self) -> bool:
+        """Return whether ``forward`` applies the cached composed matrix (eval mode, no autograd, linear)."""
+        if self.training or torch.is_grad_enabled() or not self.is_linear:
+            return False
+        if any(branch.mode != "blocks" for branches in self.stages for branch in branches):
+            return False
+        return self.in_features * self.out_features <= self._staged_entries()
+
+    def _composed_weight(self) -> torch.Tensor:
+        # Version counters and storage of every parameter, so optimizer steps,
+        # in-place edits and load_state_dict all rebuild the matrix.
+        key = tuple((parameter._version, parameter.data_ptr()) for parameter in self.parameters())
+        if self._composed_cache is None or self._composed_cache[0] != key:
+            self._composed_cache = (key, self.dense_weight())
+        return self._composed_cache[1]
+
     def train(self, mode: bool = True) -> "RotorGadget":
         self._fused_cache = {}
+        self._composed_cache = None
         return super().train(mode)
 
     def _apply(self, fn, recurse: bool = True):
         self._fused_cache = {}
+        self._composed_cache = None
         return super()._apply(fn, recurse)
 
     def _stage(self, h: torch.Tensor, stage: int) -> torch.Tensor:
@@ -199,6 +227,9 @@ class RotorGadget(StructuredLinear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
+        if self.uses_composed_weight():
+            bias = None if self.bias is None else self.bias.to(x.dtype)
+            return F.linear(x, self._composed_weight().to(x.dtype), bias)
         h = self._scale_input(x)
         for stage in range(self.depth):
             if stage > 0:
