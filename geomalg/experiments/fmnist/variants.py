@@ -57,25 +57,24 @@ class Variant:
     unavailable_reason: str | None = None
 
 
-def _rotor_variant() -> Variant:
-    rotor_class = getattr(geomalg_nn, "RotorLinear", None)
-    description = "rotor sandwich layer (geomalg.nn.RotorLinear)"
-    if rotor_class is None:
-        return Variant("rotor", description, None,
-                       unavailable_reason="geomalg.nn.RotorLinear is not available in this install")
-    return Variant("rotor", description, lambda n_in, n_out, options: rotor_class(
-        n_in, n_out, bias=True, chunk_size=options.chunk_size, feature_scales=options.feature_scales))
+def _optional_variant(name: str, class_name: str, description: str,
+                      build: Callable[[type, int, int, LayerOptions], nn.Module]) -> Variant:
+    """Return a variant built from ``geomalg.nn.<class_name>``, or an unavailable one when the class is missing."""
+    layer_class = getattr(geomalg_nn, class_name, None)
+    if layer_class is None:
+        return Variant(name, description, None,
+                       unavailable_reason=f"geomalg.nn.{class_name} is not available in this install")
+    return Variant(name, description, lambda n_in, n_out, options: build(layer_class, n_in, n_out, options))
 
 
-def _rotor_gadget_variant() -> Variant:
-    gadget_class = getattr(geomalg_nn, "RotorGadget", None)
-    description = "composition of rotor layers (geomalg.nn.RotorGadget)"
-    if gadget_class is None:
-        return Variant("rotor_gadget", description, None,
-                       unavailable_reason="geomalg.nn.RotorGadget is not available in this install")
-    return Variant("rotor_gadget", description, lambda n_in, n_out, options: gadget_class(
-        n_in, n_out, width=options.gadget_width, depth=options.gadget_depth, bias=True,
-        chunk_size=options.chunk_size, feature_scales=options.feature_scales))
+def _build_rotor(rotor_class: type, n_in: int, n_out: int, options: LayerOptions) -> nn.Module:
+    return rotor_class(n_in, n_out, bias=True, chunk_size=options.chunk_size,
+                       feature_scales=options.feature_scales)
+
+
+def _build_rotor_gadget(gadget_class: type, n_in: int, n_out: int, options: LayerOptions) -> nn.Module:
+    return gadget_class(n_in, n_out, width=options.gadget_width, depth=options.gadget_depth, bias=True,
+                        chunk_size=options.chunk_size, feature_scales=options.feature_scales)
 
 
 VARIANTS: dict[str, Variant] = {
@@ -88,8 +87,9 @@ VARIANTS: dict[str, Variant] = {
         Variant("block_hadamard", "geomalg.nn.BlockHadamardLinear",
                 lambda n_in, n_out, options: geomalg_nn.BlockHadamardLinear(
                     n_in, n_out, block_size=options.block_size)),
-        _rotor_variant(),
-        _rotor_gadget_variant(),
+        _optional_variant("rotor", "RotorLinear", "rotor sandwich layer (geomalg.nn.RotorLinear)", _build_rotor),
+        _optional_variant("rotor_gadget", "RotorGadget", "composition of rotor layers (geomalg.nn.RotorGadget)",
+                          _build_rotor_gadget),
     )
 }
 
