@@ -143,6 +143,7 @@ class RotorGadget(StructuredLinear):
 
         self._fused_cache: dict[int, tuple[tuple, torch.Tensor]] = {}
         self._composed_cache: tuple[tuple, torch.Tensor] | None = None
+        self._parameter_list: list[nn.Parameter] | None = None
         self.norms = nn.ModuleList(
             nn.LayerNorm(widths[stage], **factory) if layer_norm else nn.Identity()
             for stage in range(1, self.depth))
@@ -198,7 +199,11 @@ class RotorGadget(StructuredLinear):
     def _composed_weight(self) -> torch.Tensor:
         # Version counters and storage of every parameter, so optimizer steps,
         # in-place edits and load_state_dict all rebuild the matrix.
-        key = tuple((parameter._version, parameter.data_ptr()) for parameter in self.parameters())
+        # NOTE: the parameter list is kept until train(), eval() or a device or
+        # dtype move, so a parameter replaced by assignment in eval mode is missed.
+        if self._parameter_list is None:
+            self._parameter_list = list(self.parameters())
+        key = tuple((parameter._version, parameter.data_ptr()) for parameter in self._parameter_list)
         if self._composed_cache is None or self._composed_cache[0] != key:
             self._composed_cache = (key, self.dense_weight())
         return self._composed_cache[1]
@@ -206,11 +211,13 @@ class RotorGadget(StructuredLinear):
     def train(self, mode: bool = True) -> "RotorGadget":
         self._fused_cache = {}
         self._composed_cache = None
+        self._parameter_list = None
         return super().train(mode)
 
     def _apply(self, fn, recurse: bool = True):
         self._fused_cache = {}
         self._composed_cache = None
+        self._parameter_list = None
         return super()._apply(fn, recurse)
 
     def _stage(self, h: torch.Tensor, stage: int) -> torch.Tensor:
