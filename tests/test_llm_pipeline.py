@@ -350,4 +350,5 @@ def test_command_line_lr_overrides_method_rates():
     own = config_from_arguments(build_parser().parse_args([]))
     assert own.method_learning_rates
     shared = config_from_arguments(build_parser().parse_args(["--lr", "0.003"]))
-    assert not shared.method_learning_rates and shared.fit.learning_rate == 0.003
+    assert not shared.method_learning_rates
+    assert shared.fit.learning_rate == 0.003

@@ -126,6 +126,9 @@ def test_gadget_eval_path_choice(in_features, out_features, composed):
         assert gadget.uses_composed_weight() == composed
         eval_output = gadget(x)
     assert torch.allclose(eval_output, training_output, atol=TOLERANCE, rtol=0)
+    # The composed matrix replaces the branch operators, which are released.
+    branch_caches = [branch._cache for branches in gadget.stages for branch in branches]
+    assert all((cache is None) == composed for cache in branch_caches)
     assert not gadget.uses_composed_weight()
 
 

@@ -206,6 +206,11 @@ class RotorGadget(StructuredLinear):
         key = tuple((parameter._version, parameter.data_ptr()) for parameter in self._parameter_list)
         if self._composed_cache is None or self._composed_cache[0] != key:
             self._composed_cache = (key, self.dense_weight())
+            # The stage operators that built the matrix are not needed again.
+            self._fused_cache = {}
+            for branches in self.stages:
+                for branch in branches:
+                    branch.clear_cache()
         return self._composed_cache[1]
 
     def train(self, mode: bool = True) -> "RotorGadget":

@@ -522,6 +522,10 @@ class RotorLinear(StructuredLinear):
         self._cache = None
         return super()._apply(fn, recurse)
 
+    def clear_cache(self) -> None:
+        """Drop the cached operator; the next eval call without autograd rebuilds it."""
+        self._cache = None
+
     def uses_cache(self) -> bool:
         """Return whether ``forward`` reads the cached operator: eval mode with no gradient to track."""
         needs_grad = torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters())

@@ -31,7 +31,7 @@ _RESUME_KEYS = ("hidden_sizes", "batch_size", "validation_size", "seed", "rank",
                 "train_count", "test_count")
 
 
-# Values of settings added after the first release, for config files written without them.
+# Settings that older config files lack, with the value those runs used.
 _ADDED_SETTINGS = {"chunk_size": None, "gadget_width": 3, "gadget_depth": 2, "feature_scales": False}
 
 
